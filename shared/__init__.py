@@ -1,0 +1,1 @@
+"""Runtime package every Space imports. Never imports TensorFlow."""

@@ -1,0 +1,19 @@
+"""Exceptions for the mistakes a user or a data file can make; each message is one clear sentence."""
+
+from __future__ import annotations
+
+
+class SpacesuiteError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InputError(SpacesuiteError, ValueError):
+    """A request a user sent cannot be answered as it is (wrong image, bad number, empty text)."""
+
+
+class ArtifactError(SpacesuiteError):
+    """A model folder is missing a file or describes itself in a way this code cannot read."""
+
+
+class DataLayoutError(SpacesuiteError, ValueError):
+    """A raw data file does not have the expected layout; the message names file, row and column."""

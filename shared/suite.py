@@ -1,0 +1,67 @@
+"""Every bundled Space in one process: each at `/<name>/`, plus an index page at `/`."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+from pathlib import Path
+
+import gradio as gr
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from shared.artifact import ModelSpec
+
+
+def find_spaces(bundles_dir: Path) -> list[Path]:
+    """Bundled Space folders (those with an app.py and a model/spec.json), sorted by name."""
+    return sorted(p for p in Path(bundles_dir).iterdir() if (p / "app.py").is_file() and (p / "model").is_dir())
+
+
+def load_space(folder: Path) -> gr.Blocks:
+    """Import a Space's app.py under a unique module name and build its page."""
+    spec = importlib.util.spec_from_file_location(f"space_{folder.name.replace('-', '_')}", folder / "app.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {folder / 'app.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_demo(folder / "model")
+
+
+def index_page(spaces: list[Path]) -> str:
+    """The HTML index: one link per Space with its data source and test accuracy."""
+    items = []
+    for folder in spaces:
+        spec = ModelSpec.load(folder / "model")
+        accuracy = spec.metrics.get("accuracy")
+        score = f" — test accuracy {accuracy:.1%}" if accuracy is not None else ""
+        items.append(
+            f'<li><a href="/{html.escape(folder.name)}/">{html.escape(folder.name)}</a>'
+            f" <small>({html.escape(spec.data.source)} data{score})</small></li>"
+        )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Spacesuite</title></head>"
+        "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
+        f"<h1>Spacesuite</h1><p>{len(spaces)} Space(s) served locally.</p><ul>{''.join(items)}</ul></body></html>"
+    )
+
+
+def build_suite(bundles_dir: Path) -> FastAPI:
+    """A FastAPI app that mounts every bundled Space and serves the index page.
+
+    Raises:
+        FileNotFoundError: there is no bundled Space (run the pipeline first).
+    """
+    spaces = find_spaces(bundles_dir) if Path(bundles_dir).is_dir() else []
+    if not spaces:
+        raise FileNotFoundError(f"no bundled Space in {bundles_dir}: run `dvc repro` first")
+    app = FastAPI(title="Spacesuite")
+    page = index_page(spaces)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    for folder in spaces:
+        app = gr.mount_gradio_app(app, load_space(folder), path=f"/{folder.name}")
+    return app

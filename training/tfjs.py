@@ -1,0 +1,45 @@
+"""TF.js stage: convert the SavedModel to a TF.js graph model in the converter's own environment.
+
+tensorflowjs 4.22 cannot be installed beside TensorFlow 2.21, so `scripts/bootstrap.sh` makes a second
+virtual environment from requirements/tfjs.txt and this stage calls its converter as a subprocess.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from shared.constants import TFJS_PYTHON
+from training.paths import DemoPaths
+
+
+def convert_to_tfjs(saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON) -> None:
+    """Run `tensorflowjs_converter --input_format=tf_saved_model` on `saved_model`, writing into `out`.
+
+    Raises:
+        FileNotFoundError: the converter environment is missing (the message says how to make it).
+        subprocess.CalledProcessError: the converter failed (its output is shown above).
+    """
+    if not python.exists():
+        raise FileNotFoundError(
+            f"TF.js converter environment not found at {python}: run `bash scripts/bootstrap.sh` "
+            "or set SPACESUITE_TFJS_PYTHON to a Python with requirements/tfjs.txt installed"
+        )
+    if out.exists():
+        shutil.rmtree(out)
+    command = [
+        str(python), "-m", "tensorflowjs.converters.converter",
+        "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+        "--signature_name=serving_default", "--saved_model_tags=serve",
+        str(saved_model), str(out),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+
+
+def main(demo: str, version: int) -> None:
+    """Run the stage for `demo`: write build/<demo>/tfjs/model.json and its weight shards."""
+    paths = DemoPaths(demo)
+    convert_to_tfjs(paths.serving(version), paths.tfjs)
+    size = sum(f.stat().st_size for f in paths.tfjs.iterdir()) / 1024
+    print(f"tfjs {demo}: {paths.tfjs}/model.json ({size:.0f} KiB)")
