@@ -118,7 +118,11 @@ def to_pixels(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Center-crop to the target aspect ratio, resize, and return uint8 gray pixels of shape (H, W)."""
     width, height = size
     gray = to_grayscale(image)
-    fitted = ImageOps.fit(gray, (width, height), method=Image.Resampling.LANCZOS, reducing_gap=3.0)
+    source_w, source_h = gray.size
+    crop_w, crop_h = min(source_w, source_h * width / height), min(source_h, source_w * height / width)
+    left, top = (source_w - crop_w) / 2, (source_h - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    fitted = gray.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     return np.asarray(fitted, dtype=np.uint8)
 
 

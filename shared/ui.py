@@ -61,9 +61,11 @@ class ImageUpload(gr.Image):
         try:
             return super().preprocess(payload)
         except UnidentifiedImageError as error:
-            raise gr.Error(f"This file is not an image we can read ({READABLE_FORMATS}).") from error
+            raise gr.Error(
+                f"This file is not an image we can read ({READABLE_FORMATS}).", print_exception=False
+            ) from error
         except (Image.DecompressionBombError, OSError, ValueError) as error:
-            raise gr.Error(f"This image cannot be used: {error.__class__.__name__}.") from error
+            raise gr.Error(f"This image cannot be used ({error.__class__.__name__}).", print_exception=False) from error
 
 
 def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:
