@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from shared.artifact import ModelSpec
 from shared.classifier import ImageClassifier, Prediction
 from shared.errors import InputError
-from shared.images import READABLE_FORMATS
+from shared.images import MAX_PIXELS, READABLE_FORMATS
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,20 +52,23 @@ def user_errors(function: F) -> F:
 
 
 class ImageUpload(gr.Image):
-    """gr.Image whose upload errors (not an image, too large) reach the user as one clear sentence."""
+    """gr.Image that hands the uploaded file over undecoded (`shared.images` decodes and validates it once),
+    and whose remaining upload errors reach the user as one clear sentence."""
 
     is_template = True  # render with the frontend of gr.Image
 
     def preprocess(self, payload: Any) -> Any:
-        """Gradio's own preprocessing, with PIL's errors turned into gr.Error."""
+        """The uploaded file's path; Gradio's own preprocessing only for inline (data: URL) images."""
+        if payload is None:
+            return None
+        if payload.path and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
         try:
             return super().preprocess(payload)
-        except UnidentifiedImageError as error:
-            raise gr.Error(
-                f"This file is not an image we can read ({READABLE_FORMATS}).", print_exception=False
-            ) from error
-        except (Image.DecompressionBombError, OSError, ValueError) as error:
-            raise gr.Error(f"This image cannot be used ({error.__class__.__name__}).", print_exception=False) from error
+        except Image.DecompressionBombError as error:
+            raise gr.Error(f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from error
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise gr.Error(f"This file is not an image we can read ({READABLE_FORMATS}).") from error
 
 
 def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:

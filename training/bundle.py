@@ -89,7 +89,7 @@ def bundle_space(paths: DemoPaths, shared_dir: Path = Path("shared")) -> Path:
         shutil.rmtree(staging)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "model", "README.md")
     shutil.copytree(paths.space_src, staging, ignore=ignore)
-    shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
     model_dir = staging / "model"
     model_dir.mkdir()
     for filename in spec.files.values():

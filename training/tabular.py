@@ -69,7 +69,7 @@ def read_csv_checked(
                 f"the extra ones start at column {expected + 1}"
             ) from error
         raise DataLayoutError(f"{path}: not a readable CSV file ({error})") from error
-    except (UnicodeDecodeError, OSError) as error:  # binary garbage, a bad gzip stream
+    except (UnicodeDecodeError, OSError, EOFError) as error:  # binary garbage, a bad gzip stream
         raise DataLayoutError(f"{path}: not a readable CSV file ({error})") from error
     if list(frame.columns) != columns:
         unexpected = [c for c in frame.columns if c not in columns]

@@ -1,0 +1,108 @@
+"""Shared fixtures: a real pipeline run on tiny params in a temporary copy of the repo, and free ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY_PARAMS = {
+    "sign_language": {
+        "data": {"sample_train_per_class": 12, "sample_test_per_class": 4},
+        "train": {"epochs": 2, "batch_size": 32},
+        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+    }
+}
+
+
+def run(command: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
+    """Run a command with the test environment's tools first on PATH; capture its output as text."""
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SPACESUITE_TFJS_PYTHON": str(REPO / ".venv-tfjs" / "bin" / "python"),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False, **kwargs)
+
+
+def deep_update(base: dict, changes: dict) -> dict:
+    """Recursively merge `changes` into `base` (in place) and return it."""
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            deep_update(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def copy_repo(target: Path) -> Path:
+    """Copy the repo's tracked and untracked-but-not-ignored files into `target` and commit them in a new git repo."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    return target
+
+
+def git_commit_all(folder: Path, message: str) -> None:
+    """`git add -A && git commit` in `folder` (initialising the repo if needed)."""
+    if not (folder / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], folder)
+    run(["git", "add", "-A"], folder)
+    result = run(["git", "commit", "-q", "-m", message], folder)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real."""
+    folder = copy_repo(tmp_path_factory.mktemp("repo"))
+    params_file = folder / "params.yaml"
+    params = deep_update(yaml.safe_load(params_file.read_text()), TINY_PARAMS)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    sample = run(["spacesuite", "data", "sample"], folder)
+    assert sample.returncode == 0, sample.stderr
+    git_commit_all(folder, "tiny params")
+    repro = run(["dvc", "repro"], folder, timeout=900)
+    assert repro.returncode == 0, f"dvc repro failed:\n{repro.stdout[-4000:]}\n{repro.stderr[-4000:]}"
+    (folder / "repro.log").write_text(repro.stdout + repro.stderr)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tiny_repo: Path) -> Path:
+    """The bundled sign-language Space built by the tiny pipeline run."""
+    return tiny_repo / "dist" / "spaces" / "sign-language"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    """A free port for one test's server."""
+    yield free_port()

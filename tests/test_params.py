@@ -1,0 +1,45 @@
+"""The typed params loader: the real file loads, and mistakes are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from training.params import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repo_params_load() -> None:
+    params = load_params(REPO / "params.yaml")
+    section = params.demo("sign-language")
+    assert section.split.train + section.split.val + section.split.test == pytest.approx(1.0)
+    assert section.data.source == "sample"
+
+
+def _write(tmp_path: Path, change) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    change(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["sign_language"]["train"].update(epocs=3))
+    with pytest.raises(ValidationError, match="epocs"):
+        load_params(path)
+
+
+def test_split_must_sum_to_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["sign_language"]["split"].update(test=0.3))
+    with pytest.raises(ValidationError, match="sum to 1"):
+        load_params(path)
+
+
+def test_unknown_demo() -> None:
+    with pytest.raises(KeyError, match="no section"):
+        load_params(REPO / "params.yaml").demo("base")

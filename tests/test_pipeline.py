@@ -1,0 +1,95 @@
+"""The real pipeline: `dvc repro` on tiny params produces every output; a second run does nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import run
+
+from shared.artifact import ModelSpec
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_stage_writes_its_outputs(tiny_repo: Path) -> None:
+    build = tiny_repo / "build" / "sign-language"
+    serving = build / "export" / "serving" / "sign-language" / "1"
+    for path in [
+        build / "ingest" / "dataset.npz",
+        build / "prepare" / "splits.npz",
+        build / "train" / "model.keras",
+        serving / "saved_model.pb",
+        build / "export" / "model.tflite",
+        build / "export" / "model_quant.tflite",
+        build / "tfjs" / "model.json",
+        tiny_repo / "dvclive" / "sign-language" / "plots" / "metrics" / "train" / "loss.tsv",
+        tiny_repo / "dvclive" / "sign-language" / "plots" / "metrics" / "eval" / "accuracy.tsv",
+        tiny_repo / "plots" / "sign-language" / "confusion.csv",
+        tiny_repo / "dist" / "spaces" / "sign-language" / "app.py",
+    ]:
+        assert path.is_file(), f"missing {path.relative_to(tiny_repo)}"
+    assert (build / "export" / "model_quant.tflite").stat().st_size < (build / "export" / "model.tflite").stat().st_size
+
+
+def test_metrics_per_split_and_parity(tiny_repo: Path) -> None:
+    evaluation = json.loads((tiny_repo / "metrics" / "sign-language" / "evaluate.json").read_text())
+    assert set(evaluation) == {"train", "val", "test"}
+    for split in evaluation.values():
+        assert set(split) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "rows"}
+    parity = json.loads((tiny_repo / "metrics" / "sign-language" / "parity.json").read_text())
+    assert parity["float"]["agreement"] >= 0.9
+    assert parity["float"]["max_abs_diff"] < 1e-3
+    sizes = json.loads((tiny_repo / "build" / "sign-language" / "prepare" / "sizes.json").read_text())
+    total = sum(sizes.values())
+    assert sizes["train"] == pytest.approx(0.8 * total, abs=2)
+
+
+def test_split_is_stratified(tiny_repo: Path) -> None:
+    with np.load(tiny_repo / "build" / "sign-language" / "prepare" / "splits.npz") as splits:
+        for split in ("train", "val", "test"):
+            assert set(splits[f"y_{split}"].tolist()) == set(range(24)), f"{split} lacks a letter"
+
+
+def test_bundle_describes_itself(bundle_dir: Path) -> None:
+    spec = ModelSpec.load(bundle_dir / "model")
+    assert spec.data.source == "sample"
+    assert 0.0 <= spec.metrics["accuracy"] <= 1.0
+    readme = (bundle_dir / "README.md").read_text()
+    assert readme.startswith("---\ntitle: Sign-language letters")
+    assert "sdk: gradio" in readme and "sdk_version: 6." in readme
+    assert "| test |" in readme and "sample data" in readme
+    requirements = (bundle_dir / "requirements.txt").read_text().splitlines()
+    assert {line.split("==")[0] for line in requirements} == {"gradio", "ai-edge-litert", "numpy", "pillow", "pydantic"}
+    assert "tensorflow" not in (bundle_dir / "requirements.txt").read_text()
+    assert not any(p.name == "__pycache__" for p in (bundle_dir / "shared").iterdir())
+    assert len(list((bundle_dir / "examples").glob("*.png"))) == 6
+
+
+def test_second_repro_does_nothing(tiny_repo: Path) -> None:
+    result = run(["dvc", "repro"], tiny_repo)
+    assert result.returncode == 0, result.stderr
+    assert "Data and pipelines are up to date." in result.stdout
+    assert "Running stage" not in result.stdout
+
+
+def test_malformed_data_fails_ingest_and_keeps_the_last_dataset(tiny_repo: Path) -> None:
+    dataset = tiny_repo / "build" / "sign-language" / "ingest" / "dataset.npz"
+    before = dataset.read_bytes()
+    raw = tiny_repo / "data" / "sample" / "sign-language" / "sign_mnist_test.csv"
+    original = raw.read_text()
+    lines = original.splitlines()
+    cells = lines[3].split(",")
+    cells[42] = "oops"
+    raw.write_text("\n".join([*lines[:3], ",".join(cells), *lines[4:]]) + "\n")
+    try:
+        result = run(["dvc", "repro", "sign-language-ingest"], tiny_repo)
+        assert result.returncode != 0
+        output = result.stdout + result.stderr
+        assert "sign_mnist_test.csv: row 3 (line 4), column 'pixel42'" in output
+        assert "Traceback" not in output
+        assert dataset.read_bytes() == before
+    finally:
+        raw.write_text(original)
