@@ -119,7 +119,9 @@ def image_classifier_page(
                 labels = gr.Label(num_top_classes=top_k, label="Prediction")
                 seen = gr.Image(label="What the model sees", type="numpy", interactive=False, height=160)
         if examples:
-            gr.Examples([[str(p)] for p in examples], inputs=image, label="Examples")
+            gr.Examples(
+                [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
+            )
         classify.click(predict, inputs=image, outputs=[labels, seen], api_name="predict")
         image.upload(predict, inputs=image, outputs=[labels, seen], api_visibility="private")
         if sketch:

@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+# No telemetry from gradio, DVC or dvclive while testing: no traffic leaves 127.0.0.1.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY_PARAMS = {

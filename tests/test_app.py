@@ -98,7 +98,9 @@ def test_page_states_data_source_and_accuracy(client: Client) -> None:
 
 
 def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> None:
-    server = uvicorn.Server(uvicorn.Config(build_suite(bundle_dir.parent), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(build_suite(bundle_dir.parent), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -24,7 +24,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     network = sign_language.build_cnn(num_classes=24, conv_filters=[4], kernel_size=3, dense_units=8, dropout=0.1)
     out = tmp_path_factory.mktemp("export")
     provenance = DataProvenance(source="sample", description="test", rows={"train": 1})
-    export_model(network, name="sign-language", version=3, provenance=provenance, out=out, serving=out / "serving" / "3")
+    export_model(
+        network, name="sign-language", version=3, provenance=provenance, out=out, serving=out / "serving" / "3"
+    )
     inputs = np.random.default_rng(0).random((5, 28, 28, 1), dtype=np.float32)
     return out, inputs, network(inputs).numpy()
 

@@ -13,13 +13,17 @@ from shared.images import decode_image, normalize, preprocess_image, to_grayscal
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P", "CMYK", "1", "I;16", "I", "F"])
 def test_every_mode_becomes_28x28_gray(mode: str) -> None:
-    image = hand_like(mode=mode) if mode not in ("I;16", "I", "F") else Image.fromarray(
-        (np.asarray(hand_like(mode="L"), dtype=np.uint16) * 257).astype(np.uint16 if mode == "I;16" else np.int32)
-    ).convert(mode)
+    image = (
+        hand_like(mode=mode)
+        if mode not in ("I;16", "I", "F")
+        else Image.fromarray(
+            (np.asarray(hand_like(mode="L"), dtype=np.uint16) * 257).astype(np.uint16 if mode == "I;16" else np.int32)
+        ).convert(mode)
+    )
     inputs, _ = preprocess_image(image, (28, 28))
     assert inputs.shape == (1, 28, 28, 1)
     assert inputs.dtype == np.float32
-    assert 0.0 <= inputs.min() and inputs.max() <= 1.0
+    assert inputs.min() >= 0.0 and inputs.max() <= 1.0
     assert inputs.std() > 0.05, f"{mode}: contrast lost"
 
 

@@ -92,18 +92,18 @@ def test_ragged_row_and_wrong_header(sample_csv: Path) -> None:
         sign_language.read_kaggle_csv(ragged)
     renamed = sample_csv.with_name("renamed.csv")
     renamed.write_text("\n".join([lines[0].replace("pixel5,", "px5,"), *lines[1:]]) + "\n")
-    with pytest.raises(DataLayoutError, match="renamed.csv: header does not match.*px5"):
+    with pytest.raises(DataLayoutError, match=r"renamed\.csv: header does not match.*px5"):
         sign_language.read_kaggle_csv(renamed)
 
 
 def test_empty_and_binary_files(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(DataLayoutError, match="empty.csv: the file is empty"):
+    with pytest.raises(DataLayoutError, match=r"empty\.csv: the file is empty"):
         sign_language.read_kaggle_csv(empty)
     binary = tmp_path / "binary.csv.gz"
     binary.write_bytes(b"\x1f\x8b\x08garbage")
-    with pytest.raises(DataLayoutError, match="binary.csv.gz: not a readable CSV"):
+    with pytest.raises(DataLayoutError, match=r"binary\.csv\.gz: not a readable CSV"):
         sign_language.read_kaggle_csv(binary)
 
 

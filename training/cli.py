@@ -32,6 +32,11 @@ err = Console(stderr=True)
 def _quiet_tensorflow() -> None:
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the stage output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Local runs send no usage analytics (gradio, DVC, dvclive); set them to "True"/"0" to opt in.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
 DEMOS = ("sign-language",)
 Demo = Annotated[str, typer.Argument(help=f"one of: {', '.join(DEMOS)}")]
 

@@ -17,7 +17,7 @@ from training.params import DataParams
 from training.paths import DemoPaths
 
 SAMPLE_DESCRIPTION = (
-    "sample data: generated 28×28 hand-like images (deterministic, not real hand signs), so the pipeline runs offline"
+    "generated 28×28 hand-like images (deterministic, not real hand signs), so the pipeline runs offline"
 )
 KAGGLE_DESCRIPTION = "Sign Language MNIST (Kaggle): 28×28 gray crops of real hand signs"
 

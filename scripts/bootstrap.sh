@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up a fresh machine (Python 3.11 + the package index are all it needs):
+#   .venv       the project with its train and dev extras, pinned by requirements/constraints.txt
+#   .venv-tfjs  the TF.js converter's own environment (tensorflowjs cannot install beside TF 2.21)
+# With --test also: the npm package for the TF.js check (tests/js) and Debian's chromium (screenshot test).
+# Safe to run again: it only installs what is missing or out of date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version}"'
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+echo "bootstrap: .venv (project, train and dev extras)"
+.venv/bin/pip install -q -c requirements/constraints.txt -e ".[train,dev]"
+
+[ -x .venv-tfjs/bin/python ] || "$PYTHON" -m venv .venv-tfjs
+if ! cmp -s requirements/tfjs.txt .venv-tfjs/.installed 2>/dev/null; then
+  echo "bootstrap: .venv-tfjs (TF.js converter)"
+  .venv-tfjs/bin/pip install -q -r requirements/tfjs.txt
+  cp requirements/tfjs.txt .venv-tfjs/.installed
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  if [ ! -d tests/js/node_modules/@tensorflow/tfjs ]; then
+    echo "bootstrap: npm ci in tests/js"
+    (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if ! command -v chromium >/dev/null; then
+    echo "bootstrap: apt-get install chromium"
+    SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+fi
+echo "bootstrap: ready"
