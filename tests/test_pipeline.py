@@ -93,3 +93,17 @@ def test_malformed_data_fails_ingest_and_keeps_the_last_dataset(tiny_repo: Path)
         assert dataset.read_bytes() == before
     finally:
         raw.write_text(original)
+
+
+def test_sample_data_regenerates_exactly_what_data_dvc_records(tmp_path: Path) -> None:
+    """A fresh clone has no DVC remote: `spacesuite data sample` must rebuild the recorded bytes."""
+    from conftest import copy_repo, git_commit_all
+
+    folder = copy_repo(tmp_path)
+    git_commit_all(folder, "fresh clone")
+    assert not (folder / "data").exists()
+    assert run(["spacesuite", "data", "sample"], folder).returncode == 0
+    added = run(["dvc", "add", "data"], folder)
+    assert added.returncode == 0, added.stderr
+    diff = run(["git", "diff", "--", "data.dvc"], folder)
+    assert diff.stdout == "", f"data/ differs from what data.dvc records:\n{diff.stdout}"
