@@ -180,7 +180,9 @@ def up(
     """The main job: sample data if missing, `dvc repro`, then serve every Space locally."""
     if not all(DemoPaths(demo).sample_data.is_dir() for demo in DEMOS):
         data_sample()
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], check=False)
+    # dvc.yaml's commands call `spacesuite`: make this environment's scripts visible to them
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError("dvc repro failed (see its output above)")
     serve(host=host, port=port, bundles=DIST_DIR)
