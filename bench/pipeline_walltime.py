@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     repo = args.repo.resolve()
     copy = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     log = copy.parent / f"{copy.name}.log"
-    tfjs_python = args.tfjs_python.resolve() if args.tfjs_python.exists() else None
+    tfjs_python = args.tfjs_python.absolute() if args.tfjs_python.exists() else None  # not resolve(): venv link
     if tfjs_python is None:
         print(f"warning: {args.tfjs_python} not found; the tfjs stage will fail", file=sys.stderr)
     report: dict[str, Any] = {"source": args.ref or "working tree (git ls-files)", "steps": {}}

@@ -147,12 +147,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, help="override sign_language.train.batch_size")
     parser.add_argument("--augment-shift", type=float, help="override sign_language.train.augment_shift")
     parser.add_argument("--augment-rotation", type=float, help="override sign_language.train.augment_rotation")
+    parser.add_argument("--conv-filters", type=int, nargs="+", help="override sign_language.model.conv_filters")
+    parser.add_argument("--dense-units", type=int, help="override sign_language.model.dense_units")
+    parser.add_argument("--dropout", type=float, help="override sign_language.model.dropout")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here (e.g. bench/results/...)")
     return parser.parse_args(argv)
 
 
 def with_overrides(params: Params, args: argparse.Namespace) -> Params:
-    """Params with the command-line training overrides applied (validated again by pydantic)."""
+    """Params with the command-line training and model overrides applied (validated again by pydantic)."""
+    model = {"conv_filters": args.conv_filters, "dense_units": args.dense_units, "dropout": args.dropout}
+    model = {key: value for key, value in model.items() if value is not None}
     overrides = {
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
@@ -161,20 +166,21 @@ def with_overrides(params: Params, args: argparse.Namespace) -> Params:
         "augment_rotation": args.augment_rotation,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
-    if not overrides:
+    if not overrides and not model:
         return params
     raw = params.model_dump()
     raw["sign_language"]["train"].update(overrides)
+    raw["sign_language"]["model"].update(model)
     return Params.model_validate(raw)
 
 
 def print_table(results: list[dict[str, Any]], ingest_s: float, params: Params) -> None:
     """Print the figures of every split as one table."""
-    train = params.sign_language.train
+    train, model = params.sign_language.train, params.sign_language.model
     print(
         f"\nSign-language accuracy on the real Kaggle data (epochs {train.epochs}, batch {train.batch_size}, "
         f"lr {train.learning_rate}, shift {train.augment_shift}, rotation {train.augment_rotation}, "
-        f"seed {params.base.seed})"
+        f"conv {model.conv_filters}, dense {model.dense_units}, dropout {model.dropout}, seed {params.base.seed})"
     )
     header = f"{'figure':<40}" + "".join(f"{r['split']:>16}" for r in results)
     print(header)
@@ -220,7 +226,11 @@ def main(argv: list[str] | None = None) -> None:
     print_table(results, ingest_s, params)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"params": params.sign_language.train.model_dump(), "ingest_s": ingest_s, "results": results}
+        payload = {
+            "params": params.sign_language.model_dump(mode="json", include={"train", "model"}),
+            "ingest_s": ingest_s,
+            "results": results,
+        }
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
 
