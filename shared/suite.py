@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from shared.artifact import ModelSpec
+from shared.ui import MAX_UPLOAD
 
 
 def find_spaces(bundles_dir: Path) -> list[Path]:
@@ -63,5 +64,5 @@ def build_suite(bundles_dir: Path) -> FastAPI:
         return page
 
     for folder in spaces:
-        app = gr.mount_gradio_app(app, load_space(folder), path=f"/{folder.name}")
+        app = gr.mount_gradio_app(app, load_space(folder), path=f"/{folder.name}", max_file_size=MAX_UPLOAD)
     return app

@@ -17,6 +17,7 @@ from shared.errors import InputError
 from shared.images import MAX_PIXELS, READABLE_FORMATS
 
 logger = logging.getLogger(__name__)
+MAX_UPLOAD = "25mb"  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

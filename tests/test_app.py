@@ -116,6 +116,10 @@ def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> N
             handle_file(str(bundle_dir / "examples" / "C.png")), api_name="/predict"
         )
         _assert_letters(result)
+        too_big = httpx.post(
+            base + "/sign-language/gradio_api/upload", files={"files": ("big.png", b"0" * 30_000_000)}, timeout=30
+        )
+        assert too_big.status_code == 413, too_big.text
     finally:
         server.should_exit = True
         thread.join(timeout=10)
