@@ -17,6 +17,7 @@ from shared.errors import InputError
 from shared.images import MAX_PIXELS, READABLE_FORMATS
 
 logger = logging.getLogger(__name__)
+CONFUSION_IMAGE = "confusion.png"  # written into a Space's model/ folder by the bundle stage
 MAX_UPLOAD = "25mb"  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,6 +124,10 @@ def image_classifier_page(
             gr.Examples(
                 [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
             )
+        confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
+        if confusion.is_file():
+            with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
+                gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
         classify.click(predict, inputs=image, outputs=[labels, seen], api_name="predict")
         image.upload(predict, inputs=image, outputs=[labels, seen], api_visibility="private")
         if sketch:

@@ -95,6 +95,7 @@ def test_page_states_data_source_and_accuracy(client: Client) -> None:
     config = httpx.get(client.src.rstrip("/") + "/config", timeout=10).text
     assert "trained on **sample data**" in config
     assert "Test accuracy **" in config
+    assert "Confusion matrix of the test split" in config
 
 
 def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> None:

@@ -66,6 +66,8 @@ def test_bundle_describes_itself(bundle_dir: Path) -> None:
     assert "tensorflow" not in (bundle_dir / "requirements.txt").read_text()
     assert not any(p.name == "__pycache__" for p in (bundle_dir / "shared").iterdir())
     assert len(list((bundle_dir / "examples").glob("*.png"))) == 6
+    assert "![Confusion matrix of the test split](model/confusion.png)" in readme
+    assert (bundle_dir / "model" / "confusion.png").stat().st_size > 10_000
 
 
 def test_second_repro_does_nothing(tiny_repo: Path) -> None:

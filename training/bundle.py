@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from shared.artifact import ModelSpec
+from shared.ui import CONFUSION_IMAGE
 from training.io import read_json
 from training.paths import DemoPaths
 from training.train import load_splits
@@ -54,6 +55,8 @@ def model_card(spec: ModelSpec, evaluation: dict, parity: dict) -> str:
         "",
         f"TFLite parity on the test split: float model agrees with Keras on {parity['float']['agreement']:.2%} of "
         f"images, dynamic-range quantized on {parity['quantized']['agreement']:.2%}.",
+        "",
+        f"![Confusion matrix of the test split](model/{CONFUSION_IMAGE})",
     ]
     if spec.data.source == "sample":
         lines += ["", "> Trained on generated sample data: retrain on the real dataset before trusting it on photos."]
@@ -95,6 +98,7 @@ def bundle_space(paths: DemoPaths, shared_dir: Path = Path("shared")) -> Path:
     for filename in spec.files.values():
         shutil.copy2(paths.export / filename, model_dir / filename)
     spec.save(model_dir)
+    shutil.copy2(paths.plots / "confusion.png", model_dir / CONFUSION_IMAGE)
     splits = load_splits(paths.splits)
     write_examples(staging / "examples", splits["x_test"], splits["y_test"], spec.labels)
     (staging / "requirements.txt").write_text(pinned_requirements(), encoding="utf-8")

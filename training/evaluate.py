@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
@@ -24,6 +25,28 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], path: Path) -> None:
+    """Save the confusion matrix as a PNG (rows: actual, columns: predicted; counts in the cells)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=range(len(labels)))
+    figure, axes = plt.subplots(figsize=(7, 6), dpi=100)
+    axes.imshow(matrix, cmap="Blues")
+    axes.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels)
+    axes.set(xlabel="predicted", ylabel="actual", title=f"Test split: {np.trace(matrix)} of {matrix.sum()} correct")
+    for (row, column), count in np.ndenumerate(matrix):
+        if count:
+            color = "white" if count > matrix.max() / 2 else "black"
+            axes.text(column, row, str(count), ha="center", va="center", fontsize=6, color=color)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def predict_classes(network, pixels: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Top class of every row, predicted by a Keras model in batches."""
     probabilities = network.predict(normalize(pixels), batch_size=batch_size, verbose=0)
@@ -31,7 +54,7 @@ def predict_classes(network, pixels: np.ndarray, batch_size: int = 512) -> np.nd
 
 
 def main(demo: str) -> None:
-    """Run the stage for `demo`: write metrics/<demo>/evaluate.json and plots/<demo>/confusion.csv."""
+    """Run the stage for `demo`: write metrics/<demo>/evaluate.json and plots/<demo>/confusion.{csv,png}."""
     import keras
 
     paths = DemoPaths(demo)
@@ -50,6 +73,7 @@ def main(demo: str) -> None:
         writer = csv.writer(handle)
         writer.writerow(["actual", "predicted"])
         writer.writerows((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
+    plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / "confusion.png")
     print(
         f"evaluate {demo}: test accuracy {report['test']['accuracy']:.4f}, "
         f"macro F1 {report['test']['f1_macro']:.4f} on {report['test']['rows']} rows"
