@@ -18,6 +18,7 @@ from shared.images import MAX_PIXELS, READABLE_FORMATS
 
 logger = logging.getLogger(__name__)
 CONFUSION_IMAGE = "confusion.png"  # written into a Space's model/ folder by the bundle stage
+SESSION_CAPACITY = 200  # Gradio keeps 10,000 sessions by default: RSS grew ~35 KiB per API call (bench/)
 MAX_UPLOAD = "25mb"  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,7 +120,7 @@ def image_classifier_page(
                         classify_sketch = gr.Button("Classify sketch", variant="primary")
             with gr.Column():
                 labels = gr.Label(num_top_classes=top_k, label="Prediction")
-                seen = gr.Image(label="What the model sees", type="numpy", interactive=False, height=160)
+                seen = gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
         if examples:
             gr.Examples(
                 [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
@@ -132,4 +133,5 @@ def image_classifier_page(
         image.upload(predict, inputs=image, outputs=[labels, seen], api_visibility="private")
         if sketch:
             classify_sketch.click(predict_sketch, inputs=pad, outputs=[labels, seen], api_name="predict_sketch")
+    page.state_session_capacity = SESSION_CAPACITY  # launch() takes it too; mounting keeps this value
     return page

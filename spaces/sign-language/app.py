@@ -5,7 +5,7 @@ from pathlib import Path
 import gradio as gr
 
 from shared.classifier import ImageClassifier
-from shared.ui import MAX_UPLOAD, image_classifier_page
+from shared.ui import MAX_UPLOAD, SESSION_CAPACITY, image_classifier_page
 
 HERE = Path(__file__).parent
 DESCRIPTION = (
@@ -26,4 +26,4 @@ def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    build_demo().launch(max_file_size=MAX_UPLOAD)
+    build_demo().launch(max_file_size=MAX_UPLOAD, state_session_capacity=SESSION_CAPACITY)
