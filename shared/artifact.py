@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import ArtifactError
 
@@ -18,19 +18,52 @@ SPEC_FILE = "spec.json"
 
 
 class ImageInput(BaseModel):
-    """An image model's input: gray pixels of height×width, scaled by `shared.images.normalize`."""
+    """An image model's input: gray or RGB pixels of height×width, made by `shared.images.preprocess_image`."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["image"] = "image"
     height: int = Field(gt=0)
     width: int = Field(gt=0)
-    channels: Literal[1] = 1
-    preprocessing: str = "shared.images.preprocess_image: gray, center crop, resize (Lanczos), /255"
+    channels: Literal[1, 3] = 1
+    framing: Literal["center-crop", "digit"] = Field(
+        "center-crop", description="center-crop: photos; digit: the drawing's bounding box framed like MNIST"
+    )
+    preprocessing: str = "shared.images.preprocess_image: center crop, resize (Lanczos), /255"
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height), the order PIL uses."""
         return self.width, self.height
+
+
+class Feature(BaseModel):
+    """One numeric input of a tabular model, with what a form shows and the range it accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    default: float | None = None
+
+
+class TabularInput(BaseModel):
+    """A tabular model's input: float32 features in this order; values outside [minimum, maximum] are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["tabular"] = "tabular"
+    features: list[Feature] = Field(min_length=1)
+
+
+class Target(BaseModel):
+    """A regressor's output: its name, and how to show it (`value × scale` in `unit`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    label: str
+    unit: str
+    scale: float = 1.0
 
 
 class DataProvenance(BaseModel):
@@ -49,14 +82,24 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     version: int = Field(ge=1)
-    task: Literal["image-classification"]
-    labels: list[str] = Field(min_length=2)
-    input: ImageInput
+    task: Literal["image-classification", "regression"]
+    labels: list[str] = Field(default_factory=list, description="class names in output order (classifiers)")
+    target: Target | None = Field(None, description="what the output means (regressors)")
+    input: Annotated[ImageInput | TabularInput, Field(discriminator="kind")]
     signature_input: str = Field(description="input name of the serving_default signature")
     files: dict[str, str] = Field(description="role (tflite, tflite_quantized) -> file name")
     data: DataProvenance
     metrics: dict[str, float] = Field(default_factory=dict, description="test-split metrics")
     versions: dict[str, str] = Field(default_factory=dict, description="library versions at training")
+    trained_with: dict[str, str] = Field(default_factory=dict, description="training facts the card shows")
+
+    @model_validator(mode="after")
+    def _task_has_its_outputs(self) -> ModelSpec:
+        if self.task == "image-classification" and len(self.labels) < 2:
+            raise ValueError("a classifier needs at least 2 labels")
+        if self.task == "regression" and self.target is None:
+            raise ValueError("a regressor needs a target")
+        return self
 
     def save(self, folder: Path) -> Path:
         """Write this spec as `folder/spec.json` and return its path."""

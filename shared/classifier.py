@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.artifact import ModelSpec
-from shared.errors import InputError
+from shared.artifact import ImageInput, ModelSpec
+from shared.errors import ArtifactError, InputError
 from shared.images import ImageSource, preprocess_image
 from shared.predictor import Predictor
 
-PREVIEW_SCALE = 5
+PREVIEW_SIDE = 140  # small model inputs are shown enlarged to about this many pixels
 
 
 @dataclass
@@ -34,6 +34,8 @@ class ImageClassifier:
     """Decode → preprocess (shared with training) → LiteRT → labelled probabilities."""
 
     def __init__(self, predictor: Predictor) -> None:
+        if not isinstance(predictor.spec.input, ImageInput):
+            raise ArtifactError(f"{predictor.model_path} is not an image model (input {predictor.spec.input.kind})")
         self.predictor = predictor
 
     @classmethod
@@ -52,10 +54,16 @@ class ImageClassifier:
         Raises:
             InputError: the image cannot be read or is blank/too small/too large.
         """
-        inputs, decoded = preprocess_image(source, self.spec.input.size)
+        spec_input = self.spec.input
+        assert isinstance(spec_input, ImageInput)  # checked in __init__
+        inputs, decoded = preprocess_image(
+            source, spec_input.size, channels=spec_input.channels, framing=spec_input.framing
+        )
         if float(inputs.std()) < 1e-3:
-            raise InputError("The image is a single flat color: show a hand sign.")
-        probabilities = self.predictor.predict_proba(inputs)[0]
-        pixels = (inputs[0, ..., 0] * 255).round().astype(np.uint8)
-        view = np.kron(pixels, np.ones((PREVIEW_SCALE, PREVIEW_SCALE), dtype=np.uint8))
+            raise InputError("The image is a single flat color: there is nothing to recognise.")
+        probabilities = self.predictor.predict(inputs)[0]
+        pixels = (inputs[0] * 255).round().astype(np.uint8)
+        pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+        scale = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
+        view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
         return Prediction(self.predictor.confidences(probabilities), view, decoded.notes)

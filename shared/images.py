@@ -43,7 +43,7 @@ def _open(source: ImageSource) -> Image.Image:
         return Image.open(stream)
 
 
-def decode_image(source: ImageSource, draft_size: tuple[int, int] | None = None) -> DecodedImage:
+def decode_image(source: ImageSource, draft_size: tuple[int, int] | None = None, draft_mode: str = "L") -> DecodedImage:
     """Open and validate an image from a path, bytes, a PIL image or an array.
 
     EXIF orientation is applied; an animated image gives its first frame. With `draft_size`, a JPEG is
@@ -60,10 +60,10 @@ def decode_image(source: ImageSource, draft_size: tuple[int, int] | None = None)
         image = _open(source)
     except FileNotFoundError as error:
         raise InputError("The uploaded file could not be found on the server; please upload it again.") from error
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        if isinstance(error, UnidentifiedImageError):
-            raise InputError(f"This file is not an image we can read ({READABLE_FORMATS}).") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise InputError(f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:  # e.g. a WebP with a broken header
+        raise InputError(f"This file is not an image we can read ({READABLE_FORMATS}).") from error
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise InputError(f"The image is too large ({width}×{height}): at most {MAX_PIXELS // 1_000_000} megapixels.")
@@ -74,7 +74,7 @@ def decode_image(source: ImageSource, draft_size: tuple[int, int] | None = None)
         image.seek(0)
         notes.append("Animated image: its first frame was used.")
     if draft_size is not None and image.format == "JPEG" and image.mode in ("RGB", "L"):
-        image.draft("L", (draft_size[0] * 4, draft_size[1] * 4))
+        image.draft(draft_mode, (draft_size[0] * 4, draft_size[1] * 4))
     try:
         image.load()
         image = ImageOps.exif_transpose(image) or image
@@ -114,28 +114,90 @@ def to_grayscale(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def to_pixels(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Center-crop to the target aspect ratio, resize, and return uint8 gray pixels of shape (H, W)."""
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB; transparent pixels are composited onto white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return to_grayscale(image).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def to_pixels(image: Image.Image, size: tuple[int, int], channels: int = 1) -> np.ndarray:
+    """Center-crop to the target aspect ratio, resize, and return uint8 pixels: (H, W) gray or (H, W, 3) RGB."""
     width, height = size
-    gray = to_grayscale(image)
-    source_w, source_h = gray.size
+    converted = to_grayscale(image) if channels == 1 else to_rgb(image)
+    source_w, source_h = converted.size
     crop_w, crop_h = min(source_w, source_h * width / height), min(source_h, source_w * height / width)
     left, top = (source_w - crop_w) / 2, (source_h - crop_h) / 2
     box = (left, top, left + crop_w, top + crop_h)
-    fitted = gray.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    fitted = converted.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
     return np.asarray(fitted, dtype=np.uint8)
 
 
-def normalize(pixels: np.ndarray) -> np.ndarray:
-    """Scale uint8 pixels (N, H, W) or (H, W) to float32 in [0, 1] with a channel axis: (N, H, W, 1).
+def frame_digit(gray: np.ndarray, side: int = 28, box: int = 20, ink: int = 40) -> np.ndarray:
+    """Frame a light-on-dark digit the way MNIST was made: its bounding box scaled to fit `box`×`box`
+    (aspect kept), placed in a `side`×`side` square with its centre of mass in the middle.
 
-    Training applies this to every dataset row, serving to every upload.
+    Training applies this to every MNIST row (a near no-op: MNIST is framed so) and serving to every
+    sketch, so both see digits of the same size and position.
+
+    Raises:
+        InputError: nothing brighter than `ink` (an empty drawing).
     """
-    batch = pixels[np.newaxis] if pixels.ndim == 2 else pixels
-    return (batch.astype(np.float32) / 255.0)[..., np.newaxis]
+    from shared.errors import InputError
+
+    rows, cols = np.nonzero(gray > ink)
+    if rows.size == 0:
+        raise InputError("No digit found: draw one (dark strokes on a light background, or light on dark).")
+    crop = gray[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = box / max(crop.shape)
+    new_h, new_w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
+    fitted = np.asarray(Image.fromarray(crop).resize((new_w, new_h), Image.Resampling.LANCZOS), dtype=np.float64)
+    total = fitted.sum()
+    center_y, center_x = (
+        (np.indices(fitted.shape) * fitted).reshape(2, -1).sum(axis=1) / total if total > 0 else (new_h / 2, new_w / 2)
+    )
+    top = int(np.clip(round(side / 2 - center_y), 0, side - new_h))
+    left = int(np.clip(round(side / 2 - center_x), 0, side - new_w))
+    framed = np.zeros((side, side), dtype=np.uint8)
+    framed[top : top + new_h, left : left + new_w] = np.clip(fitted, 0, 255).round().astype(np.uint8)
+    return framed
 
 
-def preprocess_image(source: ImageSource, size: tuple[int, int]) -> tuple[np.ndarray, DecodedImage]:
-    """Decode, validate and turn an upload into the model input (1, H, W, 1); also return the decoded image."""
-    decoded = decode_image(source, draft_size=size)
-    return normalize(to_pixels(decoded.image, size)), decoded
+def dark_background(gray: np.ndarray) -> np.ndarray:
+    """Invert a gray image whose border is mostly light, so strokes are light on dark (MNIST's convention)."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return 255 - gray if float(np.median(border)) > 127 else gray
+
+
+def normalize(pixels: np.ndarray, channels: int = 1) -> np.ndarray:
+    """Scale uint8 pixels to float32 in [0, 1], shaped (N, H, W, channels).
+
+    Gray input is (N, H, W) or (H, W); RGB input is (N, H, W, 3) or (H, W, 3). Training applies this
+    to every dataset row, serving to every upload.
+    """
+    single = pixels.ndim == (2 if channels == 1 else 3)
+    batch = pixels[np.newaxis] if single else pixels
+    scaled = batch.astype(np.float32) / 255.0
+    return scaled[..., np.newaxis] if channels == 1 else scaled
+
+
+def preprocess_image(
+    source: ImageSource, size: tuple[int, int], *, channels: int = 1, framing: str = "center-crop"
+) -> tuple[np.ndarray, DecodedImage]:
+    """Decode, validate and turn an upload into the model input (1, H, W, channels); also return the decoded image.
+
+    `framing` is `center-crop` (photos) or `digit` (a drawn digit, framed like MNIST by `frame_digit`).
+    """
+    if framing == "digit":
+        decoded = decode_image(source)
+        gray = dark_background(np.asarray(to_grayscale(decoded.image), dtype=np.uint8))
+        return normalize(frame_digit(gray, side=size[0])), decoded
+    decoded = decode_image(source, draft_size=size, draft_mode="L" if channels == 1 else "RGB")
+    return normalize(to_pixels(decoded.image, size, channels), channels), decoded

@@ -1,4 +1,4 @@
-"""Run an exported .tflite classifier on LiteRT: loaded once, called per request."""
+"""Run an exported .tflite model on LiteRT: loaded once, called per request."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from shared.errors import ArtifactError
 
 
 class Predictor:
-    """A LiteRT classifier plus its spec; `predict_proba` takes a normalized batch."""
+    """A LiteRT model plus its spec; `predict` takes a batch shaped like the model input."""
 
     def __init__(self, spec: ModelSpec, model_path: Path, *, num_threads: int = 2) -> None:
         if not Path(model_path).is_file():
@@ -35,8 +35,8 @@ class Predictor:
             raise ArtifactError(f"{folder}/spec.json names no {role} file")
         return cls(spec, Path(folder) / spec.files[role], num_threads=num_threads)
 
-    def predict_proba(self, inputs: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, classes) for a float32 batch shaped like the model input."""
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """The model's output for a float32 batch: class probabilities (N, classes) or values (N, 1)."""
         batch = np.ascontiguousarray(inputs, dtype=np.float32)
         with self._lock:
             result = self._runner(**{self.spec.signature_input: batch})

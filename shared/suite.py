@@ -10,7 +10,7 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from shared.artifact import ModelSpec
+from shared.artifact import SPEC_FILE, ModelSpec
 from shared.ui import MAX_UPLOAD
 
 
@@ -29,16 +29,30 @@ def load_space(folder: Path) -> gr.Blocks:
     return module.build_demo(folder / "model")
 
 
+def model_specs(space: Path) -> list[ModelSpec]:
+    """The specs of a Space's models: `model/spec.json`, or `model/<model>/spec.json` for several."""
+    paths = [space / "model"] if (space / "model" / SPEC_FILE).is_file() else sorted((space / "model").glob("*/"))
+    return [ModelSpec.load(path) for path in paths if (path / SPEC_FILE).is_file()]
+
+
+def _score(spec: ModelSpec) -> str:
+    if "accuracy" in spec.metrics:
+        return f"test accuracy {spec.metrics['accuracy']:.1%}"
+    if "rmse" in spec.metrics:
+        return f"test RMSE {spec.metrics['rmse']:.3f}"
+    return "not evaluated"
+
+
 def index_page(spaces: list[Path]) -> str:
-    """The HTML index: one link per Space with its data source and test accuracy."""
+    """The HTML index: one link per Space with each model's data source and test score."""
     items = []
     for folder in spaces:
-        spec = ModelSpec.load(folder / "model")
-        accuracy = spec.metrics.get("accuracy")
-        score = f" — test accuracy {accuracy:.1%}" if accuracy is not None else ""
+        models = "; ".join(
+            f"{html.escape(spec.name)}: {html.escape(spec.data.source)} data, {_score(spec)}"
+            for spec in model_specs(folder)
+        )
         items.append(
-            f'<li><a href="/{html.escape(folder.name)}/">{html.escape(folder.name)}</a>'
-            f" <small>({html.escape(spec.data.source)} data{score})</small></li>"
+            f'<li><a href="/{html.escape(folder.name)}/">{html.escape(folder.name)}</a> <small>({models})</small></li>'
         )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Spacesuite</title></head>"

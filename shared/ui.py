@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
+import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from shared.artifact import ModelSpec
 from shared.classifier import ImageClassifier, Prediction
 from shared.errors import InputError
 from shared.images import MAX_PIXELS, READABLE_FORMATS
+from shared.regressor import TabularRegressor
 
 logger = logging.getLogger(__name__)
-CONFUSION_IMAGE = "confusion.png"  # written into a Space's model/ folder by the bundle stage
+CONFUSION_IMAGE = "confusion.png"  # written into a model folder by the bundle stage (classifiers)
+PREDICTIONS_IMAGE = "predictions.png"  # ... (regressors: predicted against actual)
 SESSION_CAPACITY = 200  # Gradio keeps 10,000 sessions by default: RSS grew ~35 KiB per API call (bench/)
 MAX_UPLOAD = "25mb"  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,12 +30,16 @@ def model_note(spec: ModelSpec) -> str:
     """One Markdown paragraph: which data trained the model and how it scored on held-out data."""
     data = "**sample data**" if spec.data.source == "sample" else "**real data**"
     parts = [f"Model v{spec.version}, trained on {data}: {spec.data.description}."]
+    rows = int(spec.metrics.get("rows", 0))
+    kind = "images" if spec.input.kind == "image" else "rows"
+    held_out = f" ({rows:,} held-out {kind})" if rows else ""
     if "accuracy" in spec.metrics:
-        rows = int(spec.metrics.get("rows", 0))
-        held_out = f" ({rows:,} held-out images)" if rows else ""
         parts.append(f"Test accuracy **{spec.metrics['accuracy']:.1%}**{held_out}.")
+    elif "rmse" in spec.metrics and spec.target is not None:
+        error = format_amount(spec.metrics["rmse"] * spec.target.scale, spec.target.unit)
+        parts.append(f"Typical error on test data (RMSE) **{error}**{held_out}.")
     if spec.data.source == "sample":
-        parts.append("Its answers on real photos mean little until it is retrained on real data.")
+        parts.append("Its answers on real inputs mean little until it is retrained on real data.")
     return " ".join(parts)
 
 
@@ -80,6 +87,85 @@ def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:
     return prediction.confidences, prediction.model_view
 
 
+def probability_chart(confidences: dict[str, float]) -> pd.DataFrame:
+    """Rows of (class, probability in %) for a gr.BarPlot of every class, likeliest first."""
+    ranked = sorted(confidences.items(), key=lambda item: -item[1])
+    return pd.DataFrame({"class": [label for label, _ in ranked], "probability": [100 * p for _, p in ranked]})
+
+
+def image_classifier_panel(
+    classifier: ImageClassifier,
+    *,
+    examples: Sequence[Path] = (),
+    sketch: bool = False,
+    sketch_first: bool = False,
+    top_k: int = 5,
+    chart: bool = False,
+    api_name: str = "predict",
+) -> None:
+    """Image input (upload, webcam, paste; optionally a sketch tab), top-k labels, optionally a bar
+    chart of every class, the pixels the model saw, examples and the test-split confusion matrix.
+
+    Call inside a `gr.Blocks`. API endpoints: `/<api_name>` (and `/<api_name>_sketch`).
+    """
+    chart_rows = (lambda confidences: [probability_chart(confidences)]) if chart else (lambda confidences: [])
+    kind = "digit" if classifier.spec.input.framing == "digit" else "hand sign"
+
+    @user_errors
+    def predict(image_path: str | None) -> list[Any]:
+        confidences, view = _answer(classifier.classify(image_path))
+        return [confidences, *chart_rows(confidences), view]
+
+    @user_errors
+    def predict_sketch(editor: dict | None) -> list[Any]:
+        composite = (editor or {}).get("composite")
+        if composite is None:
+            raise InputError(f"Draw a {kind} on the sketchpad first.")
+        confidences, view = _answer(classifier.classify(composite))
+        return [confidences, *chart_rows(confidences), view]
+
+    def sketch_tab() -> tuple[gr.Sketchpad, gr.Button]:
+        with gr.Tab("Sketch"):
+            pad = gr.Sketchpad(type="numpy", label=f"Draw a {kind}", height=320)
+            return pad, gr.Button("Classify sketch", variant="primary")
+
+    with gr.Row():
+        with gr.Column(), gr.Tabs():
+            if sketch and sketch_first:
+                pad, classify_sketch = sketch_tab()
+            with gr.Tab("Photo" if not sketch_first else "Upload"):
+                image = ImageUpload(
+                    type="filepath", sources=["upload", "webcam", "clipboard"], label="Image", height=320
+                )
+                classify = gr.Button("Classify", variant="primary")
+            if sketch and not sketch_first:
+                pad, classify_sketch = sketch_tab()
+        with gr.Column():
+            outputs: list[Any] = [gr.Label(num_top_classes=top_k, label="Prediction")]
+            if chart:
+                outputs.append(
+                    gr.BarPlot(
+                        probability_chart(dict.fromkeys(classifier.spec.labels, 0.0)),
+                        x="class", y="probability", y_lim=[0, 100], label="Every class (%)", sort="-y", height=220,
+                    )
+                )  # fmt: skip
+            outputs.append(
+                gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
+            )
+    if examples:
+        gr.Examples(
+            [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
+        )
+    confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
+    if confusion.is_file():
+        with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
+            gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
+    classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
+    image.upload(predict, inputs=image, outputs=outputs, api_visibility="private")
+    if sketch:
+        classify_sketch.click(predict_sketch, inputs=pad, outputs=outputs, api_name=f"{api_name}_sketch")
+
+
 def image_classifier_page(
     classifier: ImageClassifier,
     *,
@@ -88,50 +174,58 @@ def image_classifier_page(
     examples: Sequence[Path] = (),
     sketch: bool = False,
     top_k: int = 5,
+    chart: bool = False,
 ) -> gr.Blocks:
-    """A complete Space page: image input (upload, webcam, paste; optionally a sketch tab), top-k labels,
-    the pixels the model saw, examples, and the provenance note. API endpoints: `/predict` (and
-    `/predict_sketch`)."""
-
-    @user_errors
-    def predict(image_path: str | None) -> tuple[dict[str, float], Any]:
-        return _answer(classifier.classify(image_path))
-
-    @user_errors
-    def predict_sketch(editor: dict | None) -> tuple[dict[str, float], Any]:
-        composite = (editor or {}).get("composite")
-        if composite is None:
-            raise InputError("Draw a hand sign on the sketchpad first.")
-        return _answer(classifier.classify(composite))
-
+    """A complete Space page around `image_classifier_panel`: title, description and provenance note.
+    API endpoints: `/predict` (and `/predict_sketch`)."""
     with gr.Blocks(title=title) as page:
         gr.Markdown(f"# {title}\n{description}")
         gr.Markdown(model_note(classifier.spec), elem_id="model-note")
-        with gr.Row():
-            with gr.Column(), gr.Tabs():
-                with gr.Tab("Photo"):
-                    image = ImageUpload(
-                        type="filepath", sources=["upload", "webcam", "clipboard"], label="Image", height=320
-                    )
-                    classify = gr.Button("Classify", variant="primary")
-                if sketch:
-                    with gr.Tab("Sketch"):
-                        pad = gr.Sketchpad(type="numpy", label="Draw", height=320)
-                        classify_sketch = gr.Button("Classify sketch", variant="primary")
-            with gr.Column():
-                labels = gr.Label(num_top_classes=top_k, label="Prediction")
-                seen = gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
-        if examples:
-            gr.Examples(
-                [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
-            )
-        confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
-        if confusion.is_file():
-            with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
-                gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
-        classify.click(predict, inputs=image, outputs=[labels, seen], api_name="predict")
-        image.upload(predict, inputs=image, outputs=[labels, seen], api_visibility="private")
-        if sketch:
-            classify_sketch.click(predict_sketch, inputs=pad, outputs=[labels, seen], api_name="predict_sketch")
+        image_classifier_panel(classifier, examples=examples, sketch=sketch, top_k=top_k, chart=chart)
     page.state_session_capacity = SESSION_CAPACITY  # launch() takes it too; mounting keeps this value
     return page
+
+
+def format_amount(value: float, unit: str) -> str:
+    """`$206,300` for dollars (rounded to hundreds), else the number and its unit."""
+    if unit == "$":
+        return f"${round(value, -2):,.0f}"
+    return f"{value:,.3g} {unit}"
+
+
+def regression_form_panel(
+    regressor: TabularRegressor, *, examples: Sequence[Sequence[float]] = (), api_name: str = "predict"
+) -> None:
+    """A number field per feature (label, unit, accepted range, default), the prediction, and examples.
+
+    Call inside a `gr.Blocks`. API endpoint: `/<api_name>` taking the features in order.
+    """
+    target = regressor.spec.target
+    assert target is not None  # a TabularRegressor always has one
+
+    @user_errors
+    def predict(*values: float | None) -> str:
+        value = regressor.predict(list(values))
+        return f"### {target.label}: **{format_amount(value, target.unit)}**"
+
+    with gr.Row():
+        with gr.Column():
+            fields = [
+                gr.Number(
+                    value=feature.default,
+                    label=f"{feature.label} ({feature.unit})" if feature.unit else feature.label,
+                    info=f"{feature.minimum:g} to {feature.maximum:g}",
+                    minimum=None,  # range errors come from the model's check, with one clear sentence
+                )
+                for feature in regressor.features
+            ]
+            estimate = gr.Button("Estimate", variant="primary")
+        with gr.Column():
+            answer = gr.Markdown(f"### {target.label}: fill the form and press Estimate", elem_id=f"{api_name}-answer")
+            predictions = regressor.predictor.model_path.parent / PREDICTIONS_IMAGE
+            if predictions.is_file():
+                with gr.Accordion("How good is the model? Predicted against actual on the test split", open=False):
+                    gr.Image(str(predictions), show_label=False, interactive=False, buttons=["fullscreen"])
+    if examples:
+        gr.Examples([list(row) for row in examples], inputs=fields, label="Examples (block groups of the test split)")
+    estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)

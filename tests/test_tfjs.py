@@ -30,6 +30,6 @@ def test_tfjs_predictions_match_tflite(tiny_repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout.strip().splitlines()[-1])
     tfjs = np.array(output["data"], dtype=np.float32).reshape(output["shape"])
-    tflite = Predictor.from_artifact(tiny_repo / "build" / "sign-language" / "export").predict_proba(inputs)
+    tflite = Predictor.from_artifact(tiny_repo / "build" / "sign-language" / "export").predict(inputs)
     assert tfjs.shape == (3, 24)
     assert np.abs(tfjs - tflite).max() < 1e-4
