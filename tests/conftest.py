@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gradio_client import Client
 
 # No telemetry from gradio, DVC or dvclive while testing: no traffic leaves 127.0.0.1.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -25,7 +27,24 @@ TINY_PARAMS = {
         "data": {"sample_train_per_class": 12, "sample_test_per_class": 4},
         "train": {"epochs": 2, "batch_size": 32},
         "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
-    }
+    },
+    "bird_species": {
+        "data": {"image_size": 64, "sample_per_class": 10},
+        "model": {"alpha": 0.35, "dense_units": 16},
+        "train": {"epochs": 2, "batch_size": 8, "early_stopping_patience": 0, "reduce_lr_patience": 0},
+        "parity": {"min_agreement": 0.6, "min_agreement_quantized": 0.3},
+    },
+    "digits": {
+        "model": {"hidden_units": [32]},
+        "train": {"epochs": 2, "batch_size": 64},
+        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+    },
+    "housing": {
+        "data": {"sample_rows": 300},
+        "model": {"hidden_units": [8]},
+        "train": {"epochs": 3},
+        "parity": {"max_abs_diff_quantized": 0.5},
+    },
 }
 
 
@@ -98,6 +117,25 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bundle_dir(tiny_repo: Path) -> Path:
     """The bundled sign-language Space built by the tiny pipeline run."""
     return tiny_repo / "dist" / "spaces" / "sign-language"
+
+
+@pytest.fixture(scope="session")
+def spaces_dir(tiny_repo: Path) -> Path:
+    """The folder of every bundled Space built by the tiny pipeline run."""
+    return tiny_repo / "dist" / "spaces"
+
+
+@contextlib.contextmanager
+def running_space(bundle: Path) -> Iterator[Client]:
+    """Launch a bundled Space in this process on 127.0.0.1 and yield a gradio_client for it; close it after."""
+    from shared.suite import load_space
+
+    demo = load_space(bundle)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
 
 
 def free_port() -> int:

@@ -11,12 +11,13 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from conftest import running_space
 from fixture_images import animated_gif, declared_size_png, hand_like, jpeg_bytes, png_bytes
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from shared.suite import build_suite, load_space
+from shared.suite import build_suite
 from training.sign_language import LETTERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,12 +25,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def client(bundle_dir: Path) -> Iterator[Client]:
-    demo = load_space(bundle_dir)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        demo.close()
+    with running_space(bundle_dir) as client:
+        yield client
 
 
 def _upload(tmp_path: Path, name: str, payload: bytes) -> dict:
@@ -111,7 +108,10 @@ def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> N
                 break
             time.sleep(0.1)
         index = httpx.get(base + "/", timeout=10)
-        assert index.status_code == 200 and 'href="/sign-language/"' in index.text
+        assert index.status_code == 200
+        for space in ("sign-language", "bird-species", "keras-basics"):
+            assert f'href="/{space}/"' in index.text
+        assert "housing: sample data, test RMSE" in index.text
         assert httpx.get(base + "/sign-language/", timeout=10, follow_redirects=True).status_code == 200
         result = Client(base + "/sign-language/", verbose=False).predict(
             handle_file(str(bundle_dir / "examples" / "C.png")), api_name="/predict"

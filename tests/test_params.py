@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_repo_params_load() -> None:
     params = load_params(REPO / "params.yaml")
-    section = params.demo("sign-language")
+    section = params.model("sign-language")
     assert section.split.train + section.split.val + section.split.test == pytest.approx(1.0)
     assert section.data.source == "sample"
 
@@ -40,6 +40,20 @@ def test_split_must_sum_to_one(tmp_path: Path) -> None:
         load_params(path)
 
 
-def test_unknown_demo() -> None:
+def test_unknown_model() -> None:
     with pytest.raises(KeyError, match="no section"):
-        load_params(REPO / "params.yaml").demo("base")
+        load_params(REPO / "params.yaml").model("base")
+
+
+def test_space_must_name_known_models(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["spaces"]["keras-basics"].update(models=["digits", "mnist"]))
+    with pytest.raises(ValidationError, match="unknown model 'mnist'"):
+        load_params(path)
+
+
+def test_every_model_section_loads() -> None:
+    params = load_params(REPO / "params.yaml")
+    for space in params.spaces.values():
+        for model in space.models:
+            assert params.model(model).export.version >= 1
+    assert params.model("digits").split.keep_file_test

@@ -24,12 +24,15 @@ FLAGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def page_url(bundle_dir: Path) -> Iterator[str]:
-    demo = load_space(bundle_dir)
+TITLES = {"sign-language": "Sign-language letters", "bird-species": "Parrot species", "keras-basics": "Keras basics"}
+
+
+@pytest.fixture(scope="module", params=list(TITLES))
+def page(request: pytest.FixtureRequest, spaces_dir: Path) -> Iterator[tuple[str, str]]:
+    demo = load_space(spaces_dir / request.param)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:
-        yield url
+        yield request.param, url
     finally:
         demo.close()
 
@@ -44,14 +47,16 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_page_renders_title_and_note(page_url: str, tmp_path: Path) -> None:
+def test_page_renders_title_and_note(page: tuple[str, str], tmp_path: Path) -> None:
+    space, page_url = page
     dom = _chromium(tmp_path, "--dump-dom", page_url).stdout
-    assert "Sign-language letters" in dom
+    assert TITLES[space] in dom
     assert "sample data" in dom
-    assert "Classify" in dom
+    assert "Classify" in dom or "Estimate" in dom
 
 
-def test_screenshot_is_not_blank(page_url: str, tmp_path: Path) -> None:
+def test_screenshot_is_not_blank(page: tuple[str, str], tmp_path: Path) -> None:
+    space, page_url = page
     shot = tmp_path / "space.png"
     result = _chromium(tmp_path, f"--screenshot={shot}", page_url)
     assert shot.is_file(), result.stderr[-2000:]
@@ -62,4 +67,4 @@ def test_screenshot_is_not_blank(page_url: str, tmp_path: Path) -> None:
     assert 0.002 < dark_share < 0.9, f"text or controls missing (dark share {dark_share:.3f})"
     keep = os.environ.get("SPACESUITE_SCREENSHOT_DIR")
     if keep:
-        shutil.copy(shot, Path(keep) / "sign-language.png")
+        shutil.copy(shot, Path(keep) / f"{space}.png")

@@ -1,11 +1,13 @@
-"""Bundle stage: a self-contained Space folder (app, shared/, model, examples, pinned requirements, card).
+"""Bundle stage: a self-contained Space folder (app, shared/, models, examples, pinned requirements, card).
 
-The folder is built beside the old one and swapped in only when complete, so a failed bundle never
-leaves a half-written Space.
+A Space carrying one model keeps it in `model/`; one carrying several keeps each in `model/<model>/`
+(keras-basics: `model/digits/`, `model/housing/`). The folder is built beside the old one and swapped
+in only when complete, so a failed bundle never leaves a half-written Space.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from importlib.metadata import version as package_version
@@ -14,16 +16,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shared.artifact import ModelSpec
-from shared.ui import CONFUSION_IMAGE
+from shared.artifact import ImageInput, ModelSpec, TabularInput
+from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
+from training.export import CLASS_INDICES
 from training.io import read_json
-from training.paths import DemoPaths
+from training.params import SpaceParams
+from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
 from training.train import load_splits
 
 # What a Space imports at run time; pinned to the versions the pipeline was tested with.
 RUNTIME_PACKAGES = ["gradio", "ai-edge-litert", "numpy", "pillow", "pydantic"]
 CARD_MARKERS = ("<!-- model-card -->", "<!-- /model-card -->")
-EXAMPLES_PER_SPACE = 6
+EXAMPLES_PER_MODEL = 6
+TABULAR_EXAMPLES = "examples.csv"
 
 
 def pinned_requirements(packages: list[str] = RUNTIME_PACKAGES) -> str:
@@ -31,35 +36,88 @@ def pinned_requirements(packages: list[str] = RUNTIME_PACKAGES) -> str:
     return "".join(f"{name}=={package_version(name)}\n" for name in packages)
 
 
-def model_card(spec: ModelSpec, evaluation: dict, parity: dict) -> str:
-    """The Markdown model card: data provenance, metrics per split, TFLite parity, files."""
+def _input_line(spec: ModelSpec) -> str:
+    if isinstance(spec.input, ImageInput):
+        color = "gray" if spec.input.channels == 1 else "RGB"
+        return f"{spec.input.height}×{spec.input.width} {color}; {spec.input.preprocessing}"
+    assert isinstance(spec.input, TabularInput)
+    names = ", ".join(feature.name for feature in spec.input.features)
+    return f"{len(spec.input.features)} numbers ({names}), normalized inside the model"
+
+
+SPLIT_ORDER = ("train", "val", "test")
+
+
+def _target_unit(spec: ModelSpec) -> str:
+    target = spec.target
+    if target is None:
+        return ""
+    if target.unit == "$":
+        return f"${target.scale:,.0f}"
+    return f"{target.scale:g} {target.unit}" if target.scale != 1 else target.unit
+
+
+def _metrics_table(spec: ModelSpec, evaluation: dict) -> list[str]:
+    if spec.task == "regression":
+        unit = _target_unit(spec)
+        lines = [f"| split | rows | RMSE ({unit}) | MAE ({unit}) | R² |", "|---|---:|---:|---:|---:|"]
+        for split in SPLIT_ORDER:
+            m = evaluation[split]
+            lines.append(f"| {split} | {int(m['rows']):,} | {m['rmse']:.4f} | {m['mae']:.4f} | {m['r2']:.4f} |")
+        return lines
     lines = [
-        "## Model card",
-        "",
-        f"- **Model**: `{spec.name}` v{spec.version}, {len(spec.labels)} classes ({', '.join(spec.labels)}).",
-        f"- **Input**: {spec.input.height}×{spec.input.width} gray; {spec.input.preprocessing}.",
-        f"- **Training data**: {spec.data.source} — {spec.data.description}.",
-        f"- **Rows**: {', '.join(f'{k} {v:,}' for k, v in spec.data.rows.items())} (Kaggle files, pooled, "
-        "then split 80/10/10 stratified).",
-        f"- **Runtime**: LiteRT (`{spec.files['tflite']}`); trained with TensorFlow {spec.versions.get('tensorflow')}.",
-        "",
         "| split | rows | accuracy | macro precision | macro recall | macro F1 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for split, m in evaluation.items():
+    for split in SPLIT_ORDER:
+        m = evaluation[split]
         lines.append(
             f"| {split} | {int(m['rows']):,} | {m['accuracy']:.4f} | {m['precision_macro']:.4f} "
             f"| {m['recall_macro']:.4f} | {m['f1_macro']:.4f} |"
         )
-    lines += [
-        "",
+    return lines
+
+
+def _parity_line(spec: ModelSpec, parity: dict) -> str:
+    if spec.task == "regression":
+        return (
+            f"TFLite parity on the test split: the float model differs from Keras by at most "
+            f"{parity['float']['max_abs_diff']:.2g}, the dynamic-range quantized one by "
+            f"{parity['quantized']['max_abs_diff']:.2g} (in {_target_unit(spec)})."
+        )
+    return (
         f"TFLite parity on the test split: float model agrees with Keras on {parity['float']['agreement']:.2%} of "
-        f"images, dynamic-range quantized on {parity['quantized']['agreement']:.2%}.",
+        f"rows, dynamic-range quantized on {parity['quantized']['agreement']:.2%}."
+    )
+
+
+def model_card(spec: ModelSpec, evaluation: dict, parity: dict, folder: str = "model", heading: str = "##") -> str:
+    """The Markdown model card of one model: data provenance, metrics per split, TFLite parity, plot."""
+    what = f"{len(spec.labels)} classes ({', '.join(spec.labels)})" if spec.labels else f"predicts {spec.target.label}"  # type: ignore[union-attr]
+    lines = [
+        f"{heading} Model card: `{spec.name}`",
         "",
-        f"![Confusion matrix of the test split](model/{CONFUSION_IMAGE})",
+        f"- **Model**: `{spec.name}` v{spec.version}, {what}.",
+        f"- **Input**: {_input_line(spec)}.",
+        f"- **Training data**: {spec.data.source} — {spec.data.description}.",
+        f"- **Rows**: {', '.join(f'{k} {v:,}' for k, v in spec.data.rows.items())}.",
     ]
+    if "base_weights" in spec.trained_with:
+        lines.append(f"- **Base weights**: MobileNetV2 `{spec.trained_with['base_weights']}`.")
+    lines += [
+        f"- **Runtime**: LiteRT (`{spec.files['tflite']}`); trained with TensorFlow {spec.versions.get('tensorflow')}.",
+        "",
+        *_metrics_table(spec, evaluation),
+        "",
+        _parity_line(spec, parity),
+        "",
+    ]
+    if spec.task == "regression":
+        lines.append(f"![Predicted against actual, test split]({folder}/{PREDICTIONS_IMAGE})")
+    else:
+        lines.append(f"![Confusion matrix of the test split]({folder}/{CONFUSION_IMAGE})")
     if spec.data.source == "sample":
-        lines += ["", "> Trained on generated sample data: retrain on the real dataset before trusting it on photos."]
+        lines += ["", "> Trained on the offline sample data: retrain on the real dataset before trusting its answers."]
     return "\n".join(lines)
 
 
@@ -74,45 +132,75 @@ def render_readme(template: str, card: str, gradio_version: str) -> str:
 
 
 def write_examples(folder: Path, pixels: np.ndarray, classes: np.ndarray, labels: list[str]) -> None:
-    """Save one test image for each of the first few classes, named after its label."""
+    """Save one test image for each of the first few classes, named after its label (PNG; JPEG for photos)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for class_index in range(min(EXAMPLES_PER_SPACE, len(labels))):
-        row = int(np.flatnonzero(classes == class_index)[0])
-        Image.fromarray(pixels[row]).save(folder / f"{labels[class_index]}.png")
+    suffix = ".jpg" if pixels.ndim == 4 else ".png"
+    for class_index in range(min(EXAMPLES_PER_MODEL, len(labels))):
+        rows = np.flatnonzero(classes == class_index)
+        if rows.size:
+            Image.fromarray(pixels[int(rows[0])]).save(folder / f"{labels[class_index]}{suffix}", quality=90)
 
 
-def bundle_space(paths: DemoPaths, shared_dir: Path = Path("shared")) -> Path:
-    """Assemble `dist/spaces/<demo>/` from the Space source, shared/, the export and the metrics."""
+def write_tabular_examples(path: Path, rows: np.ndarray, names: list[str]) -> None:
+    """Save the first few test rows as a CSV with a header of feature names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        writer.writerows([[f"{value:.4g}" for value in row] for row in rows[:EXAMPLES_PER_MODEL]])
+
+
+def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[ModelSpec, dict, dict]:
+    """Copy one model's files, spec (with its test metrics), plot and examples into a staging Space."""
     evaluation = read_json(paths.metrics / "evaluate.json")
     parity = read_json(paths.metrics / "parity.json")
     spec = ModelSpec.load(paths.export)
     spec = spec.model_copy(update={"metrics": {k: float(v) for k, v in evaluation["test"].items()}})
-    staging = paths.bundle.with_name(f".{paths.bundle.name}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "model", "README.md")
-    shutil.copytree(paths.space_src, staging, ignore=ignore)
-    shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
-    model_dir = staging / "model"
-    model_dir.mkdir()
+    model_dir.mkdir(parents=True)
     for filename in spec.files.values():
         shutil.copy2(paths.export / filename, model_dir / filename)
     spec.save(model_dir)
-    shutil.copy2(paths.plots / "confusion.png", model_dir / CONFUSION_IMAGE)
     splits = load_splits(paths.splits)
-    write_examples(staging / "examples", splits["x_test"], splits["y_test"], spec.labels)
+    if isinstance(spec.input, TabularInput):
+        shutil.copy2(paths.plots / PREDICTIONS_IMAGE, model_dir / PREDICTIONS_IMAGE)
+        names = [feature.name for feature in spec.input.features]
+        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, splits["x_test"], names)
+    else:
+        shutil.copy2(paths.plots / CONFUSION_IMAGE, model_dir / CONFUSION_IMAGE)
+        shutil.copy2(paths.export / CLASS_INDICES, model_dir / CLASS_INDICES)
+        write_examples(examples_dir, splits["x_test"], splits["y_test"], spec.labels)
+    return spec, evaluation, parity
+
+
+def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shared")) -> Path:
+    """Assemble `dist/spaces/<space>/` from the Space source, shared/, each model's export and metrics."""
+    source, target = SPACES_SRC_DIR / space, DIST_DIR / space
+    staging = target.with_name(f".{target.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi", "model", "README.md")
+    shutil.copytree(source, staging, ignore=ignore)
+    shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
+    single = len(section.models) == 1
+    cards = []
+    for model in section.models:
+        folder = "model" if single else f"model/{model}"
+        examples = staging / ("examples" if single else f"examples/{model}")
+        spec, evaluation, parity = add_model(DemoPaths(model), staging / folder, examples)
+        cards.append(model_card(spec, evaluation, parity, folder=folder, heading="##" if single else "###"))
+    card = "\n\n".join(cards) if single else "## Model cards\n\n" + "\n\n".join(cards)
     (staging / "requirements.txt").write_text(pinned_requirements(), encoding="utf-8")
-    template = (paths.space_src / "README.md").read_text(encoding="utf-8")
-    readme = render_readme(template, model_card(spec, evaluation, parity), package_version("gradio"))
+    template = (source / "README.md").read_text(encoding="utf-8")
+    readme = render_readme(template, card, package_version("gradio"))
     (staging / "README.md").write_text(readme, encoding="utf-8")
-    if paths.bundle.exists():
-        shutil.rmtree(paths.bundle)
-    staging.rename(paths.bundle)
-    return paths.bundle
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target
 
 
-def main(demo: str) -> None:
-    """Run the stage for `demo`: write dist/spaces/<demo>/."""
-    folder = bundle_space(DemoPaths(demo))
+def main(space: str, section: SpaceParams) -> None:
+    """Run the stage for a Space: write dist/spaces/<space>/."""
+    folder = bundle_space(space, section)
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1024
-    print(f"bundle {demo}: {folder} ({size:.0f} KiB) — run it with `cd {folder} && python app.py`")
+    print(f"bundle {space}: {folder} ({size:.0f} KiB) — run it with `cd {folder} && python app.py`")

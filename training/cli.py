@@ -19,7 +19,8 @@ from rich.console import Console
 
 from shared import constants
 from shared.errors import SpacesuiteError
-from training.params import load_params
+from training.models import MODELS, SPACES, model_info
+from training.params import BirdSpeciesParams, load_params
 from training.paths import DIST_DIR, DemoPaths
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -37,8 +38,8 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-DEMOS = ("sign-language",)
-Demo = Annotated[str, typer.Argument(help=f"one of: {', '.join(DEMOS)}")]
+Model = Annotated[str, typer.Argument(help=f"one of: {', '.join(MODELS)}")]
+Space = Annotated[str, typer.Argument(help=f"one of: {', '.join(SPACES)}")]
 
 
 def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,109 +50,123 @@ def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
         except (SpacesuiteError, FileNotFoundError, ValidationError, RuntimeError, KeyError) as error:
             if os.environ.get("SPACESUITE_DEBUG"):
                 raise
-            err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
 
 
-def _check_demo(demo: str) -> str:
-    if demo not in DEMOS:
-        raise KeyError(f"unknown demo {demo!r}; choose one of {', '.join(DEMOS)}")
-    return demo
+def _check_space(space: str) -> str:
+    if space not in SPACES:
+        raise KeyError(f"unknown Space {space!r}; choose one of {', '.join(SPACES)}")
+    return space
 
 
 @data_app.command("sample")
 @_known_errors
 def data_sample() -> None:
-    """Write the deterministic sample data of every demo into data/sample/ (what data.dvc records)."""
-    from training import sign_language
+    """Write the deterministic sample data of every model into data/sample/ (what data.dvc records)."""
+    from training import birds, digits, housing, sign_language
 
     params = load_params()
-    section = params.sign_language.data
-    paths = sign_language.write_sample(
-        DemoPaths("sign-language").sample_data,
-        train_per_class=section.sample_train_per_class,
-        test_per_class=section.sample_test_per_class,
-        seed=params.base.seed,
-    )
-    for path in paths:
-        typer.echo(f"wrote {path}")
+    seed = params.base.seed
+    written = [
+        *sign_language.write_sample(
+            DemoPaths("sign-language").sample_data,
+            train_per_class=params.sign_language.data.sample_train_per_class,
+            test_per_class=params.sign_language.data.sample_test_per_class,
+            seed=seed,
+        ),
+        *birds.write_sample(
+            DemoPaths("bird-species").sample_data, per_class=params.bird_species.data.sample_per_class, seed=seed
+        ),
+        *digits.write_sample(
+            DemoPaths("digits").sample_data, test_fraction=params.digits.data.sample_test_fraction, seed=seed
+        ),
+        *housing.write_sample(DemoPaths("housing").sample_data, rows=params.housing.data.sample_rows, seed=seed),
+    ]
+    for model in MODELS:
+        folder = DemoPaths(model).sample_data
+        typer.echo(f"wrote {sum(folder in path.parents for path in written)} files under {folder}")
 
 
 @app.command()
 @_known_errors
-def ingest(demo: Demo) -> None:
-    """Validate the raw files of a demo and keep them as one array file."""
+def ingest(model: Model) -> None:
+    """Validate the raw files of a model and keep them as one array file."""
     from training import ingest as stage
 
-    stage.main(_check_demo(demo), load_params().demo(demo).data)
+    stage.main(model_info(model).name, load_params().model(model).data)
 
 
 @app.command()
 @_known_errors
-def prepare(demo: Demo) -> None:
-    """Split a demo's rows into stratified train/val/test."""
+def prepare(model: Model) -> None:
+    """Split a model's rows into train/val/test (stratified for classifiers)."""
     from training import prepare as stage
 
     params = load_params()
-    stage.main(_check_demo(demo), params.demo(demo).split, params.base.seed)
+    stage.main(model_info(model).name, params.model(model).split, params.base.seed)
 
 
 @app.command()
 @_known_errors
-def train(demo: Demo) -> None:
-    """Fit a demo's model (curves logged with dvclive)."""
+def train(model: Model) -> None:
+    """Fit a model (curves logged with dvclive)."""
     from training import train as stage
 
     params = load_params()
-    section = params.demo(_check_demo(demo))
-    stage.main(demo, section.model, section.train, params.base.seed)
+    stage.main(model_info(model).name, params.model(model), params.base.seed)
 
 
 @app.command()
 @_known_errors
-def evaluate(demo: Demo) -> None:
-    """Score a demo's model on every split; write metrics and the confusion matrix."""
+def evaluate(model: Model) -> None:
+    """Score a model on every split; write metrics and the test split's plots."""
     from training import evaluate as stage
 
-    stage.main(_check_demo(demo))
+    stage.main(model_info(model).name)
 
 
 @app.command()
 @_known_errors
-def export(demo: Demo) -> None:
+def export(model: Model) -> None:
     """Export SavedModel (TF Serving layout), float and quantized .tflite, and spec.json."""
     from training import export as stage
 
-    stage.main(_check_demo(demo), load_params().demo(demo).export.version)
+    section = load_params().model(model_info(model).name)
+    notes = {}
+    if isinstance(section, BirdSpeciesParams):
+        notes["base_weights"] = section.model.base_weights
+    stage.main(model, section.export.version, notes)
 
 
 @app.command()
 @_known_errors
-def tfjs(demo: Demo) -> None:
+def tfjs(model: Model) -> None:
     """Convert the SavedModel to a TF.js graph model (in its own environment)."""
     from training import tfjs as stage
 
-    stage.main(_check_demo(demo), load_params().demo(demo).export.version)
+    stage.main(model_info(model).name, load_params().model(model).export.version)
 
 
 @app.command()
 @_known_errors
-def parity(demo: Demo) -> None:
-    """Compare the .tflite models with Keras on the test split; fail below the params thresholds."""
+def parity(model: Model) -> None:
+    """Compare the .tflite models with Keras on the test split; fail beyond the params thresholds."""
     from training import parity as stage
 
-    stage.main(_check_demo(demo), load_params().demo(demo).parity)
+    stage.main(model_info(model).name, load_params().model(model).parity)
 
 
 @app.command()
 @_known_errors
-def bundle(demo: Demo) -> None:
-    """Assemble the self-contained Space folder in dist/spaces/<demo>/."""
+def bundle(space: Space) -> None:
+    """Assemble the self-contained Space folder in dist/spaces/<space>/."""
     from training import bundle as stage
 
-    stage.main(_check_demo(demo))
+    stage.main(_check_space(space), load_params().space(space))
 
 
 @app.command()
@@ -178,7 +193,7 @@ def up(
     port: Annotated[int, typer.Option(help="port to listen on")] = constants.SERVER_PORT,
 ) -> None:
     """The main job: sample data if missing, `dvc repro`, then serve every Space locally."""
-    if not all(DemoPaths(demo).sample_data.is_dir() for demo in DEMOS):
+    if not all(DemoPaths(model).sample_data.is_dir() for model in MODELS):
         data_sample()
     # dvc.yaml's commands call `spacesuite`: make this environment's scripts visible to them
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

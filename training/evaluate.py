@@ -1,4 +1,5 @@
-"""Evaluate stage: accuracy and macro precision/recall/F1 per split, and the test confusion matrix."""
+"""Evaluate stage: metrics per split, and the test split's confusion matrix (classifiers) or
+predicted-vs-actual plot (regressors), as DVC plots and as PNG pictures for the model card."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, mean_absolute_error, precision_recall_fscore_support, r2_score
 
-from shared.images import normalize
 from training.io import write_json
+from training.models import ModelInfo, model_info
 from training.paths import DemoPaths
 from training.train import load_splits
 
@@ -25,56 +26,106 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
-def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], path: Path) -> None:
-    """Save the confusion matrix as a PNG (rows: actual, columns: predicted; counts in the cells)."""
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE (in target units) and R²."""
+    return {
+        "rmse": float(np.sqrt(np.mean((y_true - y_pred) ** 2))),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], path: Path) -> None:
+    """Save the confusion matrix as a PNG (rows: actual, columns: predicted; counts in the cells)."""
     from sklearn.metrics import confusion_matrix
 
+    plt = _pyplot()
     matrix = confusion_matrix(y_true, y_pred, labels=range(len(labels)))
-    figure, axes = plt.subplots(figsize=(7, 6), dpi=100)
+    side = min(7.0, 3.0 + 0.17 * len(labels))
+    figure, axes = plt.subplots(figsize=(side + 1, side), dpi=100)
     axes.imshow(matrix, cmap="Blues")
-    axes.set(xticks=range(len(labels)), yticks=range(len(labels)), xticklabels=labels, yticklabels=labels)
+    rotation = 30 if max(len(label) for label in labels) > 3 else 0
+    axes.set(xticks=range(len(labels)), yticks=range(len(labels)))
+    axes.set_xticklabels(labels, rotation=rotation, ha="right" if rotation else "center")
+    axes.set_yticklabels(labels)
     axes.set(xlabel="predicted", ylabel="actual", title=f"Test split: {np.trace(matrix)} of {matrix.sum()} correct")
     for (row, column), count in np.ndenumerate(matrix):
         if count:
             color = "white" if count > matrix.max() / 2 else "black"
-            axes.text(column, row, str(count), ha="center", va="center", fontsize=6, color=color)
+            axes.text(
+                column, row, str(count), ha="center", va="center", fontsize=6 if len(labels) > 12 else 9, color=color
+            )
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
 
 
-def predict_classes(network, pixels: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Top class of every row, predicted by a Keras model in batches."""
-    probabilities = network.predict(normalize(pixels), batch_size=batch_size, verbose=0)
-    return np.argmax(probabilities, axis=1)
+def plot_predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray, path: Path, unit: str) -> None:
+    """Save a scatter of predicted against actual values with the y = x line, as a PNG."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 6), dpi=100)
+    axes.scatter(y_true, y_pred, s=6, alpha=0.4)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    axes.plot([low, high], [low, high], color="black", linewidth=1, label="perfect")
+    rmse = float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+    axes.set(xlabel=f"actual ({unit})", ylabel=f"predicted ({unit})", title=f"Test split: RMSE {rmse:.3f} ({unit})")
+    axes.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
-def main(demo: str) -> None:
-    """Run the stage for `demo`: write metrics/<demo>/evaluate.json and plots/<demo>/confusion.{csv,png}."""
+def predict(network, info: ModelInfo, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Raw network output for stored rows: class probabilities (N, classes) or values (N,)."""
+    output = network.predict(info.inputs(rows), batch_size=batch_size, verbose=0)
+    return output if info.is_classifier else output.reshape(-1)
+
+
+def _write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(pairs)
+
+
+def main(name: str) -> None:
+    """Run the stage for a model: write metrics/<model>/evaluate.json and its test-split plots."""
     import keras
 
-    paths = DemoPaths(demo)
+    paths = DemoPaths(name)
+    info = model_info(name)
     splits = load_splits(paths.splits)
-    labels = [str(label) for label in splits["labels"]]
     network = keras.models.load_model(paths.keras_model)
     report: dict[str, dict[str, float]] = {}
+    outputs = {}
     for split in ("train", "val", "test"):
-        predicted = predict_classes(network, splits[f"x_{split}"])
-        report[split] = {**classification_metrics(splits[f"y_{split}"], predicted), "rows": len(predicted)}
-        if split == "test":
-            test_predicted = predicted
+        output = predict(network, info, splits[f"x_{split}"])
+        outputs[split] = output.argmax(axis=1) if info.is_classifier else output
+        metrics = (classification_metrics if info.is_classifier else regression_metrics)(
+            splits[f"y_{split}"], outputs[split]
+        )
+        report[split] = {**metrics, "rows": len(output)}
     write_json(paths.metrics / "evaluate.json", report)
     paths.plots.mkdir(parents=True, exist_ok=True)
-    with (paths.plots / "confusion.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["actual", "predicted"])
-        writer.writerows((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
-    plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / "confusion.png")
-    print(
-        f"evaluate {demo}: test accuracy {report['test']['accuracy']:.4f}, "
-        f"macro F1 {report['test']['f1_macro']:.4f} on {report['test']['rows']} rows"
-    )
+    y_test, test_output = splits["y_test"], outputs["test"]
+    if info.is_classifier:
+        labels = [str(label) for label in splits["labels"]]
+        pairs = ((labels[a], labels[p]) for a, p in zip(y_test, test_output, strict=True))
+        _write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
+        plot_confusion(y_test, test_output, labels, paths.plots / "confusion.png")
+        summary = f"test accuracy {report['test']['accuracy']:.4f}, macro F1 {report['test']['f1_macro']:.4f}"
+    else:
+        pairs = ((f"{a:.4f}", f"{p:.4f}") for a, p in zip(y_test, test_output, strict=True))
+        _write_pairs(paths.plots / "predictions.csv", ("actual", "predicted"), pairs)
+        plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", "$100,000")
+        summary = f"test RMSE {report['test']['rmse']:.4f}, R² {report['test']['r2']:.4f}"
+    print(f"evaluate {name}: {summary} on {report['test']['rows']} rows")

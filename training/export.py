@@ -1,4 +1,5 @@
-"""Export stage: SavedModel in TF Serving's layout, float and dynamic-range .tflite, and spec.json."""
+"""Export stage: SavedModel in TF Serving's layout, float and dynamic-range .tflite, and spec.json
+(plus `class_indices.json` for classifiers: class name → output index, as Keras's image loaders write it)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import shutil
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from shared.artifact import DataProvenance, ImageInput, ModelSpec
-from training import sign_language
-from training.io import read_json
+import numpy as np
+
+from shared.artifact import DataProvenance, Feature, ImageInput, ModelSpec, TabularInput
+from training import housing
+from training.io import read_json, write_json
+from training.models import model_info
 from training.paths import DemoPaths
+from training.train import load_splits
 
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_quantized": "model_quant.tflite"}
+CLASS_INDICES = "class_indices.json"
 
 
 def convert_to_tflite(saved_model: Path, *, quantize: bool) -> bytes:
@@ -24,8 +30,49 @@ def convert_to_tflite(saved_model: Path, *, quantize: bool) -> bytes:
     return converter.convert()
 
 
+def feature_ranges(features: list[Feature], rows: np.ndarray) -> list[Feature]:
+    """The features with the range seen in `rows` (what a form accepts) and the median as default."""
+    return [
+        feature.model_copy(
+            update={
+                "minimum": float(np.round(rows[:, i].min(), 4)),
+                "maximum": float(np.round(rows[:, i].max(), 4)),
+                "default": float(np.round(np.median(rows[:, i]), 4)),
+            }
+        )
+        for i, feature in enumerate(features)
+    ]
+
+
+def model_input(name: str, network, splits: dict[str, np.ndarray]) -> ImageInput | TabularInput:
+    """What the exported model takes, read from the network's input shape and the training rows."""
+    info = model_info(name)
+    if not info.channels:
+        rows = np.concatenate([splits["x_train"], splits["x_val"]])
+        return TabularInput(features=feature_ranges(housing.FEATURES, rows))
+    _, height, width, _ = network.inputs[0].shape
+    framing = "digit" if name == "digits" else "center-crop"
+    steps = "frame like MNIST (bounding box to 20×20, centre of mass centred)" if framing == "digit" else "center crop"
+    color = "gray" if info.channels == 1 else "RGB"
+    return ImageInput(
+        height=height,
+        width=width,
+        channels=info.channels,
+        framing=framing,
+        preprocessing=f"shared.images.preprocess_image: {color}, {steps}, resize (Lanczos), /255",
+    )
+
+
 def export_model(
-    network, *, name: str, version: int, provenance: DataProvenance, out: Path, serving: Path
+    network,
+    *,
+    name: str,
+    version: int,
+    provenance: DataProvenance,
+    splits: dict[str, np.ndarray],
+    out: Path,
+    serving: Path,
+    notes: dict[str, str] | None = None,
 ) -> ModelSpec:
     """Write the SavedModel to `serving` and the .tflite files plus spec.json to `out`; return the spec."""
     if serving.exists():
@@ -33,31 +80,44 @@ def export_model(
     network.export(str(serving), verbose=False)
     for role, filename in TFLITE_FILES.items():
         (out / filename).write_bytes(convert_to_tflite(serving, quantize=role == "tflite_quantized"))
+    info = model_info(name)
+    labels = [str(label) for label in splits["labels"]]
     spec = ModelSpec(
         name=name,
         version=version,
-        task="image-classification",
-        labels=list(sign_language.LETTERS),
-        input=ImageInput(height=sign_language.SIDE, width=sign_language.SIDE),
+        task=info.task,
+        labels=labels,
+        target=None if info.is_classifier else housing.TARGET_SPEC,
+        input=model_input(name, network, splits),
         signature_input=network.inputs[0].name,
         files=dict(TFLITE_FILES),
         data=provenance,
         versions={"tensorflow": package_version("tensorflow-cpu"), "keras": package_version("keras")},
+        trained_with=notes or {},
     )
     spec.save(out)
+    if info.is_classifier:
+        write_json(out / CLASS_INDICES, {label: index for index, label in enumerate(labels)})
     return spec
 
 
-def main(demo: str, version: int) -> None:
-    """Run the stage for `demo`: read model.keras and provenance.json, write build/<demo>/export/."""
+def main(name: str, version: int, notes: dict[str, str] | None = None) -> None:
+    """Run the stage for a model: read model.keras, splits and provenance, write build/<model>/export/."""
     import keras
 
-    paths = DemoPaths(demo)
+    paths = DemoPaths(name)
     network = keras.models.load_model(paths.keras_model)
     provenance = DataProvenance.model_validate(read_json(paths.provenance))
     paths.export.mkdir(parents=True, exist_ok=True)
     spec = export_model(
-        network, name=demo, version=version, provenance=provenance, out=paths.export, serving=paths.serving(version)
+        network,
+        name=name,
+        version=version,
+        provenance=provenance,
+        splits=load_splits(paths.splits),
+        out=paths.export,
+        serving=paths.serving(version),
+        notes=notes,
     )
     sizes = ", ".join(f"{f} {(paths.export / f).stat().st_size / 1024:.0f} KiB" for f in spec.files.values())
-    print(f"export {demo}: SavedModel {paths.serving(version)}, {sizes}")
+    print(f"export {name}: SavedModel {paths.serving(version)}, {sizes}")

@@ -1,4 +1,9 @@
-"""The one typed loader of params.yaml: every stage reads its settings through `load_params`."""
+"""The one typed loader of params.yaml: every stage reads its settings through `load_params`.
+
+Sections are per model (the unit a pipeline stage works on); `spaces` says which models each Space
+bundles. A Space with one model has the same name as it (sign-language, bird-species); keras-basics
+bundles two (digits, housing).
+"""
 
 from __future__ import annotations
 
@@ -22,31 +27,84 @@ class BaseParams(_Strict):
 
 
 class DataParams(_Strict):
-    """Where a demo's raw data comes from (ingest stage)."""
+    """Where a model's raw data comes from (ingest stage): generated sample data or a folder of real files."""
 
     source: Literal["sample", "kaggle"] = "sample"
-    path: Path = Path("data/kaggle/sign-language")
+    path: Path
+
+
+class SignLanguageData(DataParams):
+    """Sign-language MNIST files; sizes of the generated sample."""
+
     sample_train_per_class: int = Field(100, ge=5)
     sample_test_per_class: int = Field(25, ge=2)
 
 
+class BirdData(DataParams):
+    """A `Birds dataset/<class>/*` folder; images are decoded and resized to `image_size` at ingest."""
+
+    image_size: int = Field(224, ge=32, le=512)
+    sample_per_class: int = Field(30, ge=4)
+
+
+class DigitData(DataParams):
+    """`mnist.npz` with Keras keys; the sample is scikit-learn's real 8×8 digits, scaled to 28×28."""
+
+    sample_test_fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class HousingData(DataParams):
+    """California housing: `housing.csv` (handson-ml layout) or scikit-learn's `cal_housing_py3.pkz`."""
+
+    sample_rows: int = Field(2000, ge=50)
+
+
 class SplitParams(_Strict):
-    """Stratified train/val/test fractions (prepare stage)."""
+    """Stratified train/val/test fractions (prepare stage).
+
+    With `keep_file_test`, the dataset's own test file is the test split and train/val share its
+    training file in the ratio train:val (`test` is then ignored).
+    """
 
     train: float = Field(0.8, gt=0, lt=1)
     val: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+    keep_file_test: bool = False
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> SplitParams:
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"split fractions must sum to 1, got {total:.4f}")
+        if self.test == 0 and not self.keep_file_test:
+            raise ValueError("split.test may be 0 only with keep_file_test: true")
         return self
 
 
+class TrainParams(_Strict):
+    """Optimizer, epochs, early stopping and augmentation (train stage)."""
+
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    early_stopping_patience: int = Field(0, ge=0, description="0: off; else epochs without val improvement")
+    reduce_lr_patience: int = Field(0, ge=0, description="0: off; else halve the rate after this many flat epochs")
+    augment_shift: float = Field(0.0, ge=0, lt=0.5)
+    augment_rotation: float = Field(0.0, ge=0, lt=0.5)
+    augment_zoom: float = Field(0.0, ge=0, lt=0.5)
+    augment_flip: bool = False
+
+
+class FineTuneParams(_Strict):
+    """Second phase of transfer learning: unfreeze the top share of the base's layers at a lower rate."""
+
+    epochs: int = Field(5, ge=0)
+    unfreeze_fraction: float = Field(0.3, ge=0, le=1)
+    learning_rate: float = Field(1e-4, gt=0)
+
+
 class CnnParams(_Strict):
-    """Layer sizes of the small image CNN (train stage)."""
+    """Layer sizes of the small image CNN."""
 
     conv_filters: list[int] = Field(default_factory=lambda: [32, 64], min_length=1)
     kernel_size: int = Field(3, ge=1)
@@ -54,14 +112,31 @@ class CnnParams(_Strict):
     dropout: float = Field(0.3, ge=0, lt=1)
 
 
-class TrainParams(_Strict):
-    """Optimizer, epochs and augmentation (train stage)."""
+class MobileNetParams(_Strict):
+    """MobileNetV2 base + classification head.
 
-    epochs: int = Field(12, ge=1)
-    batch_size: int = Field(64, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
-    augment_shift: float = Field(0.0, ge=0, lt=0.5)
-    augment_rotation: float = Field(0.0, ge=0, lt=0.5)
+    `base_weights`: `imagenet` (Keras downloads them, or finds them in $KERAS_HOME/models), `none`
+    (random init, trained end to end: works offline), or a path to a no-top weights file.
+    """
+
+    base_weights: str = "none"
+    alpha: float = Field(1.0, gt=0)
+    dense_units: int = Field(256, ge=1)
+    dropout: float = Field(0.5, ge=0, lt=1)
+
+
+class MlpParams(_Strict):
+    """A Dense stack: Flatten → hidden layers (relu) → softmax (digits)."""
+
+    hidden_units: list[int] = Field(default_factory=lambda: [300, 100], min_length=1)
+    api: Literal["sequential", "functional"] = "sequential"
+
+
+class RegressorParams(_Strict):
+    """Normalization → hidden Dense layers → Dense(1); `wide_deep` also feeds the inputs straight to the output."""
+
+    hidden_units: list[int] = Field(default_factory=lambda: [50, 50], min_length=1)
+    architecture: Literal["sequential", "wide_deep"] = "wide_deep"
 
 
 class ExportParams(_Strict):
@@ -71,29 +146,67 @@ class ExportParams(_Strict):
 
 
 class ParityParams(_Strict):
-    """How closely the .tflite models must agree with Keras (parity stage)."""
+    """How closely the .tflite classifiers must agree with Keras on the test split (parity stage)."""
 
     min_agreement: float = Field(0.99, ge=0, le=1)
     min_agreement_quantized: float = Field(0.97, ge=0, le=1)
 
 
+class RegressionParityParams(_Strict):
+    """How far the .tflite regressors may stray from Keras on the test split (parity stage), in target units."""
+
+    max_abs_diff: float = Field(1e-3, gt=0)
+    max_abs_diff_quantized: float = Field(0.1, gt=0)
+
+
+class _ModelSection(_Strict):
+    split: SplitParams
+    train: TrainParams
+    export: ExportParams
+
+
+class SignLanguageParams(_ModelSection):
+    """The sign-language CNN."""
+
+    data: SignLanguageData
+    model: CnnParams
+    parity: ParityParams
+
+
+class BirdSpeciesParams(_ModelSection):
+    """The bird-species MobileNetV2 transfer model."""
+
+    data: BirdData
+    model: MobileNetParams
+    fine_tune: FineTuneParams
+    parity: ParityParams
+
+
+class DigitsParams(_ModelSection):
+    """keras-basics: the MNIST MLP."""
+
+    data: DigitData
+    model: MlpParams
+    parity: ParityParams
+
+
+class HousingParams(_ModelSection):
+    """keras-basics: the California-housing regressor."""
+
+    data: HousingData
+    model: RegressorParams
+    parity: RegressionParityParams
+
+
 class SpaceParams(_Strict):
-    """How the demo appears on the Hub (bundle stage)."""
+    """How a Space appears on the Hub (bundle stage) and which models it carries."""
 
     title: str
     repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    models: list[str] = Field(min_length=1)
 
 
-class SignLanguageParams(_Strict):
-    """Every setting of the sign-language demo, one section per stage."""
-
-    data: DataParams
-    split: SplitParams
-    model: CnnParams
-    train: TrainParams
-    export: ExportParams
-    parity: ParityParams
-    space: SpaceParams
+ModelParams = SignLanguageParams | BirdSpeciesParams | DigitsParams | HousingParams
 
 
 class Params(_Strict):
@@ -101,13 +214,31 @@ class Params(_Strict):
 
     base: BaseParams
     sign_language: SignLanguageParams
+    bird_species: BirdSpeciesParams
+    digits: DigitsParams
+    housing: HousingParams
+    spaces: dict[str, SpaceParams]
 
-    def demo(self, name: str) -> SignLanguageParams:
-        """Return the section of one demo, by its Space name (``sign-language``)."""
-        section = getattr(self, name.replace("-", "_"), None)
-        if not isinstance(section, BaseModel) or name == "base":
-            raise KeyError(f"params.yaml has no section for demo {name!r}")
+    @model_validator(mode="after")
+    def _spaces_name_known_models(self) -> Params:
+        for space, section in self.spaces.items():
+            for model in section.models:
+                if model.replace("-", "_") not in type(self).model_fields or model in ("base", "spaces"):
+                    raise ValueError(f"spaces.{space}.models names unknown model {model!r}")
+        return self
+
+    def model(self, name: str) -> ModelParams:
+        """Return the section of one model by its pipeline name (``sign-language``, ``digits``)."""
+        section = getattr(self, name.replace("-", "_"), None) if name not in ("base", "spaces") else None
+        if not isinstance(section, _ModelSection):
+            raise KeyError(f"params.yaml has no section for model {name!r}")
         return section
+
+    def space(self, name: str) -> SpaceParams:
+        """Return the `spaces.<name>` section."""
+        if name not in self.spaces:
+            raise KeyError(f"params.yaml has no spaces.{name}; known: {', '.join(self.spaces)}")
+        return self.spaces[name]
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.images import normalize
 from shared.predictor import Predictor
 from training.io import write_json
-from training.params import ParityParams
+from training.models import model_info
+from training.params import ParityParams, RegressionParityParams
 from training.paths import DemoPaths
 from training.train import load_splits
 
 
 class ParityError(RuntimeError):
-    """A .tflite model agrees with Keras on fewer test rows than params.yaml demands."""
+    """A .tflite model strays from Keras on the test split further than params.yaml allows."""
 
 
-def predict_in_batches(predictor: Predictor, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Probabilities for every row, run through LiteRT `batch_size` rows at a time."""
+def predict_in_batches(predictor: Predictor, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Raw outputs for every row, run through LiteRT `batch_size` rows at a time."""
     return np.concatenate(
-        [predictor.predict_proba(inputs[start : start + batch_size]) for start in range(0, len(inputs), batch_size)]
+        [predictor.predict(inputs[start : start + batch_size]) for start in range(0, len(inputs), batch_size)]
     )
 
 
 def compare(reference: np.ndarray, candidate: np.ndarray, y_true: np.ndarray) -> dict[str, float]:
-    """Top-1 agreement, both accuracies and the largest probability difference of two models."""
+    """Top-1 agreement, both accuracies and the largest probability difference of two classifiers."""
     ref_top, cand_top = reference.argmax(axis=1), candidate.argmax(axis=1)
     return {
         "agreement": float(np.mean(ref_top == cand_top)),
@@ -34,29 +34,60 @@ def compare(reference: np.ndarray, candidate: np.ndarray, y_true: np.ndarray) ->
     }
 
 
-def main(demo: str, parity: ParityParams) -> None:
-    """Run the stage for `demo`; raise ParityError when agreement is below the thresholds."""
+def compare_regression(reference: np.ndarray, candidate: np.ndarray, y_true: np.ndarray) -> dict[str, float]:
+    """Largest and mean |difference| of two regressors, and both RMSEs."""
+    reference, candidate = reference.reshape(-1), candidate.reshape(-1)
+    return {
+        "max_abs_diff": float(np.max(np.abs(reference - candidate))),
+        "mean_abs_diff": float(np.mean(np.abs(reference - candidate))),
+        "keras_rmse": float(np.sqrt(np.mean((reference - y_true) ** 2))),
+        "tflite_rmse": float(np.sqrt(np.mean((candidate - y_true) ** 2))),
+    }
+
+
+def check(report: dict, parity: ParityParams | RegressionParityParams) -> None:
+    """Raise ParityError when a model of `report` misses its threshold in `parity`."""
+    for kind in ("float", "quantized"):
+        suffix = "" if kind == "float" else "_quantized"
+        if isinstance(parity, ParityParams):
+            value, limit = report[kind]["agreement"], getattr(parity, f"min_agreement{suffix}")
+            if value < limit:
+                raise ParityError(
+                    f"{kind} .tflite agrees with Keras on {value:.4f} of test rows, "
+                    f"below parity.min_agreement{suffix} = {limit}"
+                )
+        else:
+            value, limit = report[kind]["max_abs_diff"], getattr(parity, f"max_abs_diff{suffix}")
+            if value > limit:
+                raise ParityError(
+                    f"{kind} .tflite differs from Keras by up to {value:.5f} on the test split, "
+                    f"above parity.max_abs_diff{suffix} = {limit}"
+                )
+
+
+def main(name: str, parity: ParityParams | RegressionParityParams) -> None:
+    """Run the stage for a model; raise ParityError when it misses the thresholds."""
     import keras
 
-    paths = DemoPaths(demo)
+    paths = DemoPaths(name)
+    info = model_info(name)
     splits = load_splits(paths.splits)
-    inputs, y_true = normalize(splits["x_test"]), splits["y_test"]
-    reference = keras.models.load_model(paths.keras_model).predict(inputs, batch_size=512, verbose=0)
+    inputs, y_true = info.inputs(splits["x_test"]), splits["y_test"]
+    reference = keras.models.load_model(paths.keras_model).predict(inputs, batch_size=256, verbose=0)
+    compare_fn = compare if info.is_classifier else compare_regression
     report = {
-        "float": compare(reference, predict_in_batches(Predictor.from_artifact(paths.export), inputs), y_true),
-        "quantized": compare(
-            reference, predict_in_batches(Predictor.from_artifact(paths.export, quantized=True), inputs), y_true
-        ),
-        "rows": len(y_true),
+        kind: compare_fn(
+            reference,
+            predict_in_batches(Predictor.from_artifact(paths.export, quantized=kind == "quantized"), inputs),
+            y_true,
+        )
+        for kind in ("float", "quantized")
     }
+    report["rows"] = len(y_true)
     write_json(paths.metrics / "parity.json", report)
+    key = "agreement" if info.is_classifier else "max_abs_diff"
     print(
-        f"parity {demo}: float agreement {report['float']['agreement']:.4f}, "
-        f"quantized agreement {report['quantized']['agreement']:.4f} on {len(y_true)} test rows"
+        f"parity {name}: float {key} {report['float'][key]:.4f}, "
+        f"quantized {key} {report['quantized'][key]:.4f} on {len(y_true)} test rows"
     )
-    for kind, minimum in (("float", parity.min_agreement), ("quantized", parity.min_agreement_quantized)):
-        if report[kind]["agreement"] < minimum:
-            raise ParityError(
-                f"{kind} .tflite agrees with Keras on {report[kind]['agreement']:.4f} of test rows, "
-                f"below parity.{'min_agreement' if kind == 'float' else 'min_agreement_quantized'} = {minimum}"
-            )
+    check(report, parity)

@@ -13,7 +13,13 @@ from pandera.errors import SchemaErrors
 from shared.errors import DataLayoutError
 
 
-def _schema(columns: list[str], ranges: dict[str, tuple[float, float]], allowed: dict[str, set[int]]):
+def _schema(
+    columns: list[str],
+    ranges: dict[str, tuple[float, float]],
+    allowed: dict[str, set],
+    dtypes: dict[str, str],
+    nullable: set[str],
+):
     checks: dict[str, pa.Column] = {}
     for name in columns:
         column_checks = []
@@ -22,7 +28,7 @@ def _schema(columns: list[str], ranges: dict[str, tuple[float, float]], allowed:
             column_checks.append(pa.Check.in_range(low, high))
         if name in allowed:
             column_checks.append(pa.Check.isin(sorted(allowed[name])))
-        checks[name] = pa.Column("int64", column_checks, nullable=False, coerce=True)
+        checks[name] = pa.Column(dtypes.get(name, "int64"), column_checks, nullable=name in nullable, coerce=True)
     return pa.DataFrameSchema(checks, strict=True, ordered=True)
 
 
@@ -46,9 +52,12 @@ def read_csv_checked(
     *,
     columns: list[str],
     ranges: dict[str, tuple[float, float]] | None = None,
-    allowed: dict[str, Iterable[int]] | None = None,
+    allowed: dict[str, Iterable[int | str]] | None = None,
+    dtypes: dict[str, str] | None = None,
+    nullable: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Read a CSV (plain or .gz) whose header must be exactly `columns`, every cell an integer.
+    """Read a CSV (plain or .gz) whose header must be exactly `columns`; cells are integers unless
+    `dtypes` names another type (float64, str), and empty only in `nullable` columns.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -80,7 +89,9 @@ def read_csv_checked(
         raise DataLayoutError(f"{path}: header does not match the expected layout ({detail}); row 0, the header line")
     if frame.empty:
         raise DataLayoutError(f"{path}: the file has a header but no rows")
-    schema = _schema(columns, ranges or {}, {k: set(v) for k, v in (allowed or {}).items()})
+    schema = _schema(
+        columns, ranges or {}, {k: set(v) for k, v in (allowed or {}).items()}, dtypes or {}, set(nullable)
+    )
     try:
         return schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
