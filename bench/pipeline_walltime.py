@@ -43,7 +43,12 @@ def copy_tracked(repo: Path, dest: Path, ref: str | None) -> int:
         archive = subprocess.run(["git", "-C", str(repo), "archive", ref], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
         return sum(1 for path in dest.rglob("*") if path.is_file())
-    listing = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True, text=True)
+    listing = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     count = 0
     for name in filter(None, listing.stdout.split("\0")):
         source = repo / name

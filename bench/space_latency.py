@@ -359,9 +359,9 @@ def in_process(bundle: Path, example: Path, jpeg: Path, repeats: int) -> dict[st
     figures["Predictor.from_artifact (load) ms"] = (time.perf_counter() - start) * 1000
     size = predictor.spec.input.size
     inputs, _ = preprocess_image(example, size)
-    figures["LiteRT float, 1 image"] = time_calls(lambda: predictor.predict_proba(inputs), repeats * 5, warmup=20)
+    figures["LiteRT float, 1 image"] = time_calls(lambda: predictor.predict(inputs), repeats * 5, warmup=20)
     quantized = Predictor.from_artifact(bundle / "model", quantized=True)
-    figures["LiteRT quantized, 1 image"] = time_calls(lambda: quantized.predict_proba(inputs), repeats * 5, warmup=20)
+    figures["LiteRT quantized, 1 image"] = time_calls(lambda: quantized.predict(inputs), repeats * 5, warmup=20)
     figures["preprocess_image, 28×28 example PNG"] = time_calls(lambda: preprocess_image(example, size), repeats)
     figures["preprocess_image, 1024×768 JPEG (path)"] = time_calls(lambda: preprocess_image(jpeg, size), repeats)
     classifier = ImageClassifier(predictor)

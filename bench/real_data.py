@@ -1,0 +1,121 @@
+"""Quality of a model trained on its real dataset: the real pipeline (`dvc repro <model>-evaluate <model>-parity`) on a
+temporary copy of the repository whose params point at the real files.
+
+What it measures: the tracked files are copied into a temporary git repository (as in
+``pipeline_walltime.py``), ``params.yaml`` is changed to ``<model>.data.source: kaggle`` with ``path`` set to
+``--data`` plus any ``--set key=value`` overrides, then ``spacesuite data sample`` and ``dvc repro
+<model>-evaluate <model>-parity`` run there. It prints the test-split metrics (``metrics/<model>/evaluate.json``), the TFLite
+parity (``parity.json``) and the wall time of each stage. Nothing is written inside the repository (except
+``--json`` if asked).
+
+Goals (issue 3): digits test accuracy ≥ 98 %, housing test RMSE ≤ 0.55 (units of $100,000).
+
+Run from the repository root (real copies in ../shared/datasets; a few minutes each on 2 CPU cores)::
+
+    .venv/bin/python bench/real_data.py digits --data ../shared/datasets/mnist
+    .venv/bin/python bench/real_data.py housing --data ../shared/datasets/california-housing
+    WEIGHTS=$PWD/../shared/datasets/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5
+    .venv/bin/python bench/real_data.py bird-species --data ../shared/datasets/birds \\
+        --set bird_species.model.base_weights=$WEIGHTS
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline_walltime import GIT_IDENTITY, REPO, copy_tracked, pipeline_env, run_timed, stage_times
+
+
+def set_param(params: dict, dotted: str, raw: str) -> None:
+    """Set `a.b.c` in nested `params` to `raw` parsed as YAML (numbers, lists, booleans stay typed)."""
+    *parents, leaf = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[leaf] = yaml.safe_load(raw)
+
+
+def run(model: str, data: Path, overrides: list[str], keep: bool) -> dict[str, Any]:
+    """Train and score `model` on the files in `data` in a temporary copy; return the figures."""
+    folder = Path(tempfile.mkdtemp(prefix=f"spacesuite-real-{model}-"))
+    try:
+        copy_tracked(REPO, folder, None)
+        params_file = folder / "params.yaml"
+        params = yaml.safe_load(params_file.read_text())
+        section = model.replace("-", "_")
+        params[section]["data"].update(source="kaggle", path=str(data.resolve()))
+        for item in overrides:
+            key, _, value = item.partition("=")
+            set_param(params, key, value)
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        env = pipeline_env(folder, REPO / ".venv-tfjs" / "bin" / "python")
+        log = folder / "bench.log"
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=folder, check=True)
+        run_timed(["spacesuite", "data", "sample"], folder, env, log)
+        subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+        subprocess.run(["git", *GIT_IDENTITY, "commit", "-q", "-m", "real data"], cwd=folder, check=True)
+        start = time.perf_counter()
+        try:
+            total, lines = run_timed(["dvc", "repro", f"{model}-evaluate", f"{model}-parity"], folder, env, log)
+        except subprocess.CalledProcessError:
+            print(log.read_text()[-6000:], file=sys.stderr)
+            raise
+        report = {
+            "model": model,
+            "data": str(data),
+            "overrides": overrides,
+            "evaluate": json.loads((folder / "metrics" / model / "evaluate.json").read_text()),
+            "parity": json.loads((folder / "metrics" / model / "parity.json").read_text()),
+            "sizes": json.loads((folder / "build" / model / "prepare" / "sizes.json").read_text()),
+            "stages_s": stage_times(lines, total),
+            "total_s": time.perf_counter() - start,
+        }
+        return report
+    finally:
+        if keep:
+            print(f"kept {folder}")
+        else:
+            subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print the test metrics, parity and stage times."""
+    print(f"\n{report['model']} on {report['data']} {' '.join(report['overrides'])}")
+    print("split sizes: " + ", ".join(f"{k} {v}" for k, v in report["sizes"].items()))
+    for split, metrics in report["evaluate"].items():
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "rows")
+        print(f"  {split:<6} ({int(metrics['rows'])} rows): {figures}")
+    for kind in ("float", "quantized"):
+        print(f"  TFLite {kind}: " + ", ".join(f"{k} {v:.6g}" for k, v in report["parity"][kind].items()))
+    print("stage wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in report["stages_s"].items()))
+    print(f"total {report['total_s']:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options, run, print (and optionally save) the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", choices=["sign-language", "bird-species", "digits", "housing"])
+    parser.add_argument("--data", type=Path, required=True, help="folder holding the real files")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="params override key=value")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy (its path is printed)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    report = run(args.model, args.data, args.overrides, args.keep)
+    print_report(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
