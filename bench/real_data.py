@@ -1,12 +1,12 @@
-"""Quality of a model trained on its real dataset: the real pipeline (`dvc repro <model>-evaluate <model>-parity`) on a
-temporary copy of the repository whose params point at the real files.
+"""Quality of a model trained on its real dataset, through the real pipeline on a temporary copy of the
+repository whose params point at the real files.
 
 What it measures: the tracked files are copied into a temporary git repository (as in
-``pipeline_walltime.py``), ``params.yaml`` is changed to ``<model>.data.source: kaggle`` with ``path`` set to
-``--data`` plus any ``--set key=value`` overrides, then ``spacesuite data sample`` and ``dvc repro
-<model>-evaluate <model>-parity`` run there. It prints the test-split metrics (``metrics/<model>/evaluate.json``), the TFLite
-parity (``parity.json``) and the wall time of each stage. Nothing is written inside the repository (except
-``--json`` if asked).
+``pipeline_walltime.py``), ``params.yaml`` is changed to ``<model>.data.source: kaggle`` with ``path``
+set to ``--data`` plus any ``--set key=value`` overrides, then ``spacesuite data sample`` and
+``dvc repro <model>-evaluate <model>-parity`` run there. It prints the test-split metrics
+(``metrics/<model>/evaluate.json``), the TFLite parity (``parity.json``) and the wall time of each
+stage. Nothing is written inside the repository (except ``--json`` if asked).
 
 Goals (issue 3): digits test accuracy ≥ 98 %, housing test RMSE ≤ 0.55 (units of $100,000).
 

@@ -126,7 +126,9 @@ def image_classifier_panel(
 
     def sketch_tab() -> tuple[gr.Sketchpad, gr.Button]:
         with gr.Tab("Sketch"):
-            pad = gr.Sketchpad(type="numpy", label=f"Draw a {kind}", height=320)
+            # digits: one thick black pen, like a marker on paper (MNIST strokes are ~1/10 of the box)
+            brush = gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed") if kind == "digit" else None
+            pad = gr.Sketchpad(type="numpy", label=f"Draw a {kind}", height=320, brush=brush)
             return pad, gr.Button("Classify sketch", variant="primary")
 
     with gr.Row():
