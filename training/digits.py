@@ -10,6 +10,7 @@ from PIL import Image
 
 from shared.errors import DataLayoutError
 from shared.images import frame_digit
+from training.io import write_npz
 
 SIDE = 28
 FILE = "mnist.npz"
@@ -48,16 +49,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays as an uncompressed .npz whose bytes depend only on the arrays (fixed zip timestamps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for key, array in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w") as handle:
-                np.lib.format.write_array(handle, np.ascontiguousarray(array), allow_pickle=False)
-
-
 def frame_all(images: np.ndarray) -> np.ndarray:
     """`shared.images.frame_digit` applied to every image (blank images stay blank)."""
     framed = np.zeros_like(images)
@@ -88,7 +79,7 @@ def sample_digits(test_fraction: float, seed: int) -> dict[str, np.ndarray]:
 def write_sample(folder: Path, *, test_fraction: float, seed: int) -> list[Path]:
     """Write `folder/mnist.npz` from scikit-learn's digits; return the file written."""
     path = Path(folder) / FILE
-    write_npz(path, sample_digits(test_fraction, seed))
+    write_npz(path, compress=False, **sample_digits(test_fraction, seed))
     return [path]
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,20 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Write compressed arrays atomically."""
+def write_npz(path: Path, *, compress: bool = True, **arrays: np.ndarray) -> None:
+    """Write arrays as an .npz atomically, its bytes depending only on the arrays.
+
+    `np.savez` stamps every zip entry with the current time, so the same arrays would hash differently
+    on every run and DVC would rerun every downstream stage; fixed timestamps keep a no-op a no-op.
+    """
     fd, tmp = _atomic_path(Path(path))
-    with os.fdopen(fd, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", compression=method) as archive:
+        for key, array in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with archive.open(info, "w") as entry:
+                np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
     tmp.replace(path)
 
 
