@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import ArtifactError
+from shared.text import TextSteps
 
 SPEC_FILE = "spec.json"
 
@@ -43,6 +44,7 @@ class Feature(BaseModel):
     name: str
     label: str
     unit: str = ""
+    kind: Literal["number", "binary"] = "number"
     minimum: float | None = None
     maximum: float | None = None
     default: float | None = None
@@ -54,6 +56,17 @@ class TabularInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["tabular"] = "tabular"
     features: list[Feature] = Field(min_length=1)
+
+
+class TextInput(BaseModel):
+    """A text model's input: `shared.text.preprocess` with these steps turns a text into int32 token ids."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["text"] = "text"
+    sequence_length: int = Field(gt=0)
+    steps: TextSteps = Field(default_factory=TextSteps)
+    vocabulary: str = Field("vocabulary.json", description="file beside spec.json: the token list (0 pad, 1 OOV)")
+    language: str = "English"
 
 
 class Target(BaseModel):
@@ -82,12 +95,12 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     version: int = Field(ge=1)
-    task: Literal["image-classification", "regression"]
+    task: Literal["image-classification", "regression", "tabular-classification", "text-classification"]
     labels: list[str] = Field(default_factory=list, description="class names in output order (classifiers)")
     target: Target | None = Field(None, description="what the output means (regressors)")
-    input: Annotated[ImageInput | TabularInput, Field(discriminator="kind")]
-    signature_input: str = Field(description="input name of the serving_default signature")
-    files: dict[str, str] = Field(description="role (tflite, tflite_quantized) -> file name")
+    input: Annotated[ImageInput | TabularInput | TextInput, Field(discriminator="kind")]
+    signature_input: str = Field("", description="input name of the serving_default signature (TF models)")
+    files: dict[str, str] = Field(description="role (tflite, tflite_quantized, skops) -> file name")
     data: DataProvenance
     metrics: dict[str, float] = Field(default_factory=dict, description="test-split metrics")
     versions: dict[str, str] = Field(default_factory=dict, description="library versions at training")
@@ -95,7 +108,7 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _task_has_its_outputs(self) -> ModelSpec:
-        if self.task == "image-classification" and len(self.labels) < 2:
+        if self.task != "regression" and len(self.labels) < 2:
             raise ValueError("a classifier needs at least 2 labels")
         if self.task == "regression" and self.target is None:
             raise ValueError("a regressor needs a target")

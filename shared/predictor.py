@@ -24,6 +24,8 @@ class Predictor:
         self._runner = self._interpreter.get_signature_runner("serving_default")
         outputs = self._interpreter.get_signature_list()["serving_default"]["outputs"]
         self._output_name = outputs[0]
+        inputs = self._runner.get_input_details()
+        self._input_dtype = np.dtype(next(iter(inputs.values()))["dtype"]) if inputs else np.dtype(np.float32)
         self._lock = threading.Lock()  # an interpreter must not be invoked from two threads at once
 
     @classmethod
@@ -36,8 +38,9 @@ class Predictor:
         return cls(spec, Path(folder) / spec.files[role], num_threads=num_threads)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """The model's output for a float32 batch: class probabilities (N, classes) or values (N, 1)."""
-        batch = np.ascontiguousarray(inputs, dtype=np.float32)
+        """The model's output for a batch (float32 pixels or features, int32 token ids): class probabilities
+        (N, classes) or values (N, 1)."""
+        batch = np.ascontiguousarray(inputs, dtype=self._input_dtype)
         with self._lock:
             result = self._runner(**{self.spec.signature_input: batch})
         return np.asarray(result[self._output_name])

@@ -1,62 +1,14 @@
-"""A tabular regressor service: checks a form's numbers against the model's feature ranges, then predicts."""
+"""A tabular regressor service: checks a form's numbers against the model's feature ranges, then predicts on LiteRT."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from shared.artifact import Feature, ModelSpec, TabularInput
-from shared.errors import ArtifactError, InputError
+from shared.errors import ArtifactError
+from shared.features import check_features
 from shared.predictor import Predictor
-
-
-def _number(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        value = value.strip().replace(",", "")
-        if not value:
-            return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _describe(feature: Feature) -> str:
-    unit = f" {feature.unit}" if feature.unit else ""
-    return f"{feature.label} ({feature.minimum:g} to {feature.maximum:g}{unit})"
-
-
-def check_features(features: Sequence[Feature], values: Sequence[object]) -> np.ndarray:
-    """Turn form values into one float32 row, in the model's feature order.
-
-    Raises:
-        InputError: a value is missing, not a number, NaN, infinite, or outside the feature's range;
-            the message names every such feature and the accepted range.
-    """
-    if len(values) != len(features):
-        raise InputError(
-            f"Expected {len(features)} values ({', '.join(f.label for f in features)}), got {len(values)}."
-        )
-    row, problems = [], []
-    for feature, raw in zip(features, values, strict=True):
-        number = _number(raw)
-        if number is None:
-            problems.append(f"{feature.label} is missing or not a number")
-        elif not math.isfinite(number):
-            problems.append(f"{feature.label} must be a finite number, not {raw}")
-        elif (feature.minimum is not None and number < feature.minimum) or (
-            feature.maximum is not None and number > feature.maximum
-        ):
-            problems.append(f"{feature.label} = {number:g} is outside {_describe(feature).split(' (', 1)[1][:-1]}")
-        row.append(number if number is not None and math.isfinite(number) else 0.0)
-    if problems:
-        raise InputError("; ".join(problems) + ". The model only answers inside the ranges it was trained on.")
-    return np.array([row], dtype=np.float32)
 
 
 class TabularRegressor:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from shared.artifact import SPEC_FILE, ModelSpec
+from shared.rest import RestModel, load_rest_models, tf_serving_router
 from shared.ui import MAX_UPLOAD
 
 
@@ -62,7 +63,7 @@ def index_page(spaces: list[Path]) -> str:
 
 
 def build_suite(bundles_dir: Path) -> FastAPI:
-    """A FastAPI app that mounts every bundled Space and serves the index page.
+    """A FastAPI app that mounts every bundled Space, serves the index page and every model's REST API.
 
     Raises:
         FileNotFoundError: there is no bundled Space (run the pipeline first).
@@ -72,6 +73,13 @@ def build_suite(bundles_dir: Path) -> FastAPI:
         raise FileNotFoundError(f"no bundled Space in {bundles_dir}: run `dvc repro` first")
     app = FastAPI(title="Spacesuite")
     page = index_page(spaces)
+    models: dict[str, RestModel] = {}
+    for folder in spaces:
+        for name, model in load_rest_models(folder / "model").items():
+            if name in models:
+                raise ValueError(f"two Spaces carry a model named {name}")
+            models[name] = model
+    app.include_router(tf_serving_router(models))  # every model's REST API at /v1/models/<model>
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

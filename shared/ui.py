@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -12,11 +13,14 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from shared.artifact import ModelSpec
+from shared.artifact import Feature, ModelSpec
 from shared.classifier import ImageClassifier, Prediction
 from shared.errors import InputError
 from shared.images import MAX_PIXELS, READABLE_FORMATS
 from shared.regressor import TabularRegressor
+from shared.sklearn_classifier import TabularClassifier
+from shared.text import MAX_CHARS
+from shared.text_classifier import TextClassifier
 
 logger = logging.getLogger(__name__)
 CONFUSION_IMAGE = "confusion.png"  # written into a model folder by the bundle stage (classifiers)
@@ -31,7 +35,7 @@ def model_note(spec: ModelSpec) -> str:
     data = "**sample data**" if spec.data.source == "sample" else "**real data**"
     parts = [f"Model v{spec.version}, trained on {data}: {spec.data.description}."]
     rows = int(spec.metrics.get("rows", 0))
-    kind = "images" if spec.input.kind == "image" else "rows"
+    kind = {"image": "images", "text": "texts"}.get(spec.input.kind, "rows")
     held_out = f" ({rows:,} held-out {kind})" if rows else ""
     if "accuracy" in spec.metrics:
         parts.append(f"Test accuracy **{spec.metrics['accuracy']:.1%}**{held_out}.")
@@ -188,6 +192,14 @@ def image_classifier_page(
     return page
 
 
+def read_examples_csv(path: Path) -> list[list[float]]:
+    """Rows of a bundled examples CSV (header: feature names) as numbers; [] when the Space has none."""
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [[float(value) for value in row] for row in list(csv.reader(handle))[1:]]
+
+
 def format_amount(value: float, unit: str) -> str:
     """`$206,300` for dollars (rounded to hundreds), else the number and its unit."""
     if unit == "$":
@@ -212,15 +224,7 @@ def regression_form_panel(
 
     with gr.Row():
         with gr.Column():
-            fields = [
-                gr.Number(
-                    value=feature.default,
-                    label=f"{feature.label} ({feature.unit})" if feature.unit else feature.label,
-                    info=f"{feature.minimum:g} to {feature.maximum:g}",
-                    minimum=None,  # range errors come from the model's check, with one clear sentence
-                )
-                for feature in regressor.features
-            ]
+            fields = _form_fields(regressor.features)
             estimate = gr.Button("Estimate", variant="primary")
         with gr.Column():
             answer = gr.Markdown(f"### {target.label}: fill the form and press Estimate", elem_id=f"{api_name}-answer")
@@ -231,3 +235,87 @@ def regression_form_panel(
     if examples:
         gr.Examples([list(row) for row in examples], inputs=fields, label="Examples (block groups of the test split)")
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
+
+
+def _form_fields(features: Sequence[Feature]) -> list[Any]:
+    fields: list[Any] = []
+    for feature in features:
+        if feature.kind == "binary":
+            fields.append(gr.Checkbox(value=bool(feature.default and feature.default >= 0.5), label=feature.label))
+        else:
+            unit = f" ({feature.unit})" if feature.unit else ""
+            fields.append(
+                gr.Number(
+                    value=feature.default,
+                    label=f"{feature.label}{unit}",
+                    info=f"{feature.minimum:g} to {feature.maximum:g}",
+                )
+            )
+    return fields
+
+
+def classification_form_panel(
+    classifier: TabularClassifier, *, examples: Sequence[Sequence[float]] = (), api_name: str = "predict"
+) -> None:
+    """Checkboxes for yes/no features, numbers (unit, accepted range, default) for measurements, and
+    the class with its probability. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
+
+    @user_errors
+    def predict(*values: float | bool | None) -> dict[str, float]:
+        return classifier.predict_proba(list(values))
+
+    with gr.Row():
+        with gr.Column():
+            fields = _form_fields(classifier.features)
+            classify = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            label = gr.Label(num_top_classes=len(classifier.spec.labels), label="Prediction")
+            confusion = classifier.model_path.parent / CONFUSION_IMAGE
+            if confusion.is_file():
+                with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
+                    gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
+    if examples:
+        binary = [feature.kind == "binary" for feature in classifier.features]
+        rows = [[bool(v) if is_binary else v for v, is_binary in zip(row, binary, strict=True)] for row in examples]
+        gr.Examples(rows, inputs=fields, label="Examples (people of the test split)")
+    classify.click(predict, inputs=fields, outputs=label, api_name=api_name)
+
+
+def text_classifier_panel(
+    classifier: TextClassifier, *, examples: Sequence[str] = (), api_name: str = "predict"
+) -> None:
+    """A text box, the probability of every class (label and bar chart), the words the model read, and
+    examples. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
+
+    @user_errors
+    def predict(text: str | None) -> tuple[dict[str, float], pd.DataFrame, str]:
+        prediction = classifier.classify(text)
+        for note in prediction.notes:
+            gr.Warning(note)
+        known = classifier.vocabulary
+        words = " ".join(token if known.encode([token], 1)[0] > 1 else f"~~{token}~~" for token in prediction.tokens)
+        return prediction.confidences, probability_chart(prediction.confidences), words
+
+    with gr.Row():
+        with gr.Column():
+            text = gr.Textbox(
+                label="Text", lines=3, max_length=MAX_CHARS, placeholder="i feel like a kid on christmas morning"
+            )
+            classify = gr.Button("Classify", variant="primary")
+        with gr.Column():
+            label = gr.Label(num_top_classes=len(classifier.spec.labels), label="Emotion")
+            chart = gr.BarPlot(
+                probability_chart(dict.fromkeys(classifier.spec.labels, 0.0)),
+                x="class", y="probability", y_lim=[0, 100], label="Every class (%)", sort="-y", height=220,
+            )  # fmt: skip
+            words = gr.Markdown(
+                label="Words the model read (struck through: unknown to it)", elem_id=f"{api_name}-words"
+            )
+    if examples:
+        gr.Examples([[example] for example in examples], inputs=text, label="Examples (texts of the test split)")
+    confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
+    if confusion.is_file():
+        with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
+            gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
+    classify.click(predict, inputs=text, outputs=[label, chart, words], api_name=api_name)
+    text.submit(predict, inputs=text, outputs=[label, chart, words], api_visibility="private")

@@ -8,8 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -37,6 +40,15 @@ TINY_PARAMS = {
     "digits": {
         "model": {"hidden_units": [32]},
         "train": {"epochs": 2, "batch_size": 64},
+        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+    },
+    "gender": {"data": {"sample_rows": 300}},
+    "emotion": {
+        "data": {"sample_per_class": 40},
+        "text": {"max_tokens": 500, "sequence_length": 24, "stem": True},  # the stemming path, end to end
+        "model": {"embedding_dim": 8, "lstm_units": 8},
+        "train": {"epochs": 2},
+        "bless": {"min_accuracy": 0.0, "min_f1_macro": 0.0},
         "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
     },
     "housing": {
@@ -136,6 +148,26 @@ def running_space(bundle: Path) -> Iterator[Client]:
         yield Client(url, verbose=False)
     finally:
         demo.close()
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run an ASGI `app` with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL; stop it after."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            if server.started:
+                break
+            time.sleep(0.1)
+        assert server.started, "the server did not start"
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def free_port() -> int:

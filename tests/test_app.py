@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from conftest import running_space
+from conftest import running_space, serving
 from fixture_images import animated_gif, declared_size_png, hand_like, jpeg_bytes, png_bytes
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -95,21 +92,11 @@ def test_page_states_data_source_and_accuracy(client: Client) -> None:
     assert "Confusion matrix of the test split" in config
 
 
-def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> None:
-    server = uvicorn.Server(
-        uvicorn.Config(build_suite(bundle_dir.parent), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.1)
+def test_suite_serves_every_space_an_index_and_rest(bundle_dir: Path) -> None:
+    with serving(build_suite(bundle_dir.parent)) as base:
         index = httpx.get(base + "/", timeout=10)
         assert index.status_code == 200
-        for space in ("sign-language", "bird-species", "keras-basics"):
+        for space in ("sign-language", "bird-species", "keras-basics", "emotion", "gender"):
             assert f'href="/{space}/"' in index.text
         assert "housing: sample data, test RMSE" in index.text
         assert httpx.get(base + "/sign-language/", timeout=10, follow_redirects=True).status_code == 200
@@ -121,6 +108,8 @@ def test_suite_serves_every_space_and_an_index(bundle_dir: Path, port: int) -> N
             base + "/sign-language/gradio_api/upload", files={"files": ("big.png", b"0" * 30_000_000)}, timeout=30
         )
         assert too_big.status_code == 413, too_big.text
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        for model in ("sign-language", "bird-species", "digits", "housing", "emotion", "gender"):
+            status = httpx.get(f"{base}/v1/models/{model}", timeout=10).json()
+            assert status["model_version_status"][0]["state"] == "AVAILABLE", model
+        reply = httpx.post(f"{base}/v1/models/emotion:predict", json={"instances": ["i feel so happy today"]})
+        assert reply.status_code == 200 and len(reply.json()["predictions"][0]) == 6

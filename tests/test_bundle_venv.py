@@ -9,6 +9,7 @@ import venv
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client, handle_file
 
@@ -18,23 +19,28 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> Path:
-    """A fresh venv with only a Space's requirements (all Spaces pin the same runtime)."""
-    requirements = {
-        (spaces_dir / s / "requirements.txt").read_text() for s in ("sign-language", "bird-species", "keras-basics")
-    }
-    assert len(requirements) == 1, "every Space should pin the same runtime"
-    env_dir = tmp_path_factory.mktemp("venv")
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-r", str(spaces_dir / "sign-language" / "requirements.txt")],
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stderr[-3000:]
-    tensorflow = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False)
-    assert tensorflow.returncode != 0, "the Space runtime must not pull in TensorFlow"
-    return python
+def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> Callable[[str], Path]:
+    """Python of a fresh venv holding only a Space's requirements (one venv per distinct requirements.txt)."""
+    made: dict[str, Path] = {}
+
+    def python_for(name: str) -> Path:
+        requirements = spaces_dir / name / "requirements.txt"
+        key = requirements.read_text()
+        if key not in made:
+            env_dir = tmp_path_factory.mktemp("venv")
+            venv.create(env_dir, with_pip=True)
+            python = env_dir / "bin" / "python"
+            install = subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+                capture_output=True, text=True, timeout=900, check=False,
+            )  # fmt: skip
+            assert install.returncode == 0, install.stderr[-3000:]
+            tensorflow = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False)
+            assert tensorflow.returncode != 0, "the Space runtime must not pull in TensorFlow"
+            made[key] = python
+        return made[key]
+
+    return python_for
 
 
 def _sign_language(client: Client, space: Path) -> None:
@@ -55,16 +61,35 @@ def _keras_basics(client: Client, space: Path) -> None:
     assert label["label"] in "0123456789"
 
 
+def _gender(client: Client, space: Path) -> None:
+    spec = ModelSpec.load(space / "model")
+    values = [bool(f.default) if f.kind == "binary" else f.default for f in spec.input.features]  # type: ignore[union-attr]
+    label = client.predict(*values, api_name="/predict")
+    assert label["label"] in ("Female", "Male")
+
+
+def _emotion(client: Client, space: Path) -> None:
+    label, _, _ = client.predict("i feel so happy and excited today", api_name="/predict")
+    assert label["label"] in ("sadness", "joy", "love", "anger", "fear", "surprise")
+    base = client.src.rstrip("/")
+    reply = httpx.post(f"{base}/v1/models/emotion:predict", json={"instances": ["i am so angry", ""]}, timeout=30)
+    assert reply.status_code == 400 and "Instance 1" in reply.json()["error"]
+    reply = httpx.post(f"{base}/v1/models/emotion:predict", json={"instances": ["i am so angry"]}, timeout=30)
+    assert reply.status_code == 200 and len(reply.json()["predictions"][0]) == 6
+
+
 CHECKS: dict[str, Callable[[Client, Path], None]] = {
     "sign-language": _sign_language,
     "bird-species": _bird_species,
     "keras-basics": _keras_basics,
+    "gender": _gender,
+    "emotion": _emotion,
 }
 
 
 @pytest.mark.parametrize("name", list(CHECKS))
 def test_bundle_answers_from_a_fresh_venv(
-    space_python: Path, spaces_dir: Path, tmp_path: Path, port: int, name: str
+    space_python: Callable[[str], Path], spaces_dir: Path, tmp_path: Path, port: int, name: str
 ) -> None:
     # run a copy outside the repo, so nothing can be imported from the checkout
     space = tmp_path / "space"
@@ -72,7 +97,7 @@ def test_bundle_answers_from_a_fresh_venv(
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
     server = subprocess.Popen(
-        [str(space_python), "app.py"], cwd=space, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [str(space_python(name)), "app.py"], cwd=space, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         url = f"http://127.0.0.1:{port}/"

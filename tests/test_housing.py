@@ -11,7 +11,8 @@ import pytest
 
 from shared.artifact import DataProvenance
 from shared.errors import DataLayoutError, InputError
-from shared.regressor import TabularRegressor, check_features
+from shared.features import check_features
+from shared.regressor import TabularRegressor
 from training import housing
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "california-housing"

@@ -14,7 +14,7 @@ from shared.artifact import ModelSpec
 pytestmark = pytest.mark.slow
 
 
-MODELS = ["sign-language", "bird-species", "digits", "housing"]
+MODELS = ["sign-language", "bird-species", "digits", "housing", "emotion"]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -40,13 +40,13 @@ def test_every_stage_writes_its_outputs(tiny_repo: Path, model: str) -> None:
     assert quantized < full or model == "housing"  # a tiny regressor has no tensor large enough to quantize
 
 
-@pytest.mark.parametrize("space", ["sign-language", "bird-species", "keras-basics"])
+@pytest.mark.parametrize("space", ["sign-language", "bird-species", "keras-basics", "emotion", "gender"])
 def test_every_space_is_bundled(spaces_dir: Path, space: str) -> None:
     for name in ("app.py", "README.md", "requirements.txt", "shared/ui.py"):
         assert (spaces_dir / space / name).is_file(), f"{space} lacks {name}"
 
 
-@pytest.mark.parametrize("model", ["sign-language", "bird-species", "digits"])
+@pytest.mark.parametrize("model", ["sign-language", "bird-species", "digits", "emotion"])
 def test_classifier_metrics_per_split_and_parity(tiny_repo: Path, model: str) -> None:
     evaluation = json.loads((tiny_repo / "metrics" / model / "evaluate.json").read_text())
     assert set(evaluation) == {"train", "val", "test"}
@@ -55,6 +55,26 @@ def test_classifier_metrics_per_split_and_parity(tiny_repo: Path, model: str) ->
     parity = json.loads((tiny_repo / "metrics" / model / "parity.json").read_text())
     assert parity["float"]["max_abs_diff"] < 1e-3
     assert (tiny_repo / "build" / model / "export" / "class_indices.json").is_file()
+
+
+def test_gender_compares_both_candidates_and_logs_them_to_mlflow(tiny_repo: Path) -> None:
+    import sqlite3
+
+    evaluation = json.loads((tiny_repo / "metrics" / "gender" / "evaluate.json").read_text())
+    assert set(evaluation["candidates"]) == {"gaussian_nb", "logistic_regression"}
+    assert evaluation["selected"] in evaluation["candidates"]
+    assert evaluation["test"] == evaluation["candidates"][evaluation["selected"]]["test"]
+    for name in evaluation["candidates"]:
+        assert (tiny_repo / "plots" / "gender" / f"confusion_{name}.png").is_file()
+    with sqlite3.connect(tiny_repo / "build" / "gender" / "mlflow" / "mlflow.db") as db:
+        runs = dict(db.execute("SELECT name, status FROM runs"))
+        metrics = {row[0] for row in db.execute("SELECT key FROM metrics")}
+    assert set(runs) >= {"gaussian_nb", "logistic_regression"} and set(runs.values()) == {"FINISHED"}
+    assert {"val_accuracy", "val_f1_macro"} <= metrics
+    spec = ModelSpec.load(tiny_repo / "dist" / "spaces" / "gender" / "model")
+    assert spec.trained_with["pipeline"] == evaluation["selected"]
+    requirements = (tiny_repo / "dist" / "spaces" / "gender" / "requirements.txt").read_text()
+    assert "scikit-learn==" in requirements and "skops==" in requirements and "tensorflow" not in requirements
 
 
 def test_sign_language_split_fractions(tiny_repo: Path) -> None:
@@ -96,7 +116,15 @@ def test_bundle_describes_itself(bundle_dir: Path) -> None:
     assert "sdk: gradio" in readme and "sdk_version: 6." in readme
     assert "| test |" in readme and "sample data" in readme
     requirements = (bundle_dir / "requirements.txt").read_text().splitlines()
-    assert {line.split("==")[0] for line in requirements} == {"gradio", "ai-edge-litert", "numpy", "pillow", "pydantic"}
+    assert {line.split("==")[0] for line in requirements} == {
+        "gradio",
+        "ai-edge-litert",
+        "numpy",
+        "pillow",
+        "pydantic",
+        "fastapi",
+        "uvicorn",
+    }
     assert "tensorflow" not in (bundle_dir / "requirements.txt").read_text()
     assert not any(p.name == "__pycache__" for p in (bundle_dir / "shared").iterdir())
     assert len(list((bundle_dir / "examples").glob("*.png"))) == 6
@@ -143,3 +171,23 @@ def test_sample_data_regenerates_exactly_what_data_dvc_records(tmp_path: Path) -
     assert added.returncode == 0, added.stderr
     diff = run(["git", "diff", "--", "data.dvc"], folder)
     assert diff.stdout == "", f"data/ differs from what data.dvc records:\n{diff.stdout}"
+
+
+def test_an_unblessed_model_is_not_bundled_and_the_last_bundle_stays(tiny_repo: Path) -> None:
+    params_file = tiny_repo / "params.yaml"
+    original = params_file.read_text()
+    bundle = tiny_repo / "dist" / "spaces" / "emotion"
+    before = (bundle / "model" / "model.tflite").read_bytes()
+    params_file.write_text(original.replace("min_f1_macro: 0.0", "min_f1_macro: 0.999"))
+    try:
+        result = run(["dvc", "repro", "emotion-bundle"], tiny_repo)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "emotion is not blessed (test f1_macro" in output and "Traceback" not in output
+        blessing = json.loads((tiny_repo / "metrics" / "emotion" / "blessing.json").read_text())
+        assert blessing["blessed"] is False
+        assert (bundle / "model" / "model.tflite").read_bytes() == before
+    finally:
+        params_file.write_text(original)
+        restored = run(["dvc", "repro", "emotion-bundle"], tiny_repo)
+        assert restored.returncode == 0, restored.stderr

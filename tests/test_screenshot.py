@@ -24,7 +24,13 @@ FLAGS = [
 ]  # fmt: skip
 
 
-TITLES = {"sign-language": "Sign-language letters", "bird-species": "Parrot species", "keras-basics": "Keras basics"}
+TITLES = {
+    "sign-language": "Sign-language letters",
+    "bird-species": "Parrot species",
+    "keras-basics": "Keras basics",
+    "gender": "Gender from facial measurements",
+    "emotion": "Emotion in text",
+}
 
 
 @pytest.fixture(scope="module", params=list(TITLES))

@@ -8,6 +8,7 @@ in only when complete, so a failed bundle never leaves a half-written Space.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from importlib.metadata import version as package_version
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from shared.artifact import ImageInput, ModelSpec, TabularInput
+from shared.artifact import ImageInput, ModelSpec, TabularInput, TextInput
 from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
 from training.export import CLASS_INDICES
 from training.io import read_json
@@ -25,10 +26,19 @@ from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
 from training.train import load_splits
 
 # What a Space imports at run time; pinned to the versions the pipeline was tested with.
-RUNTIME_PACKAGES = ["gradio", "ai-edge-litert", "numpy", "pillow", "pydantic"]
+RUNTIME_PACKAGES = ["gradio", "ai-edge-litert", "numpy", "pillow", "pydantic", "fastapi", "uvicorn"]
+SKLEARN_PACKAGES = ["scikit-learn", "skops"]  # Spaces carrying a skops model
+STEMMER_PACKAGES = ["snowballstemmer"]  # Spaces whose text model stems its words
+
+
+class NotBlessedError(RuntimeError):
+    """The evaluate stage did not bless the model: it is not bundled (the last bundle stays)."""
+
+
 CARD_MARKERS = ("<!-- model-card -->", "<!-- /model-card -->")
 EXAMPLES_PER_MODEL = 6
 TABULAR_EXAMPLES = "examples.csv"
+TEXT_EXAMPLES = "examples.json"
 
 
 def pinned_requirements(packages: list[str] = RUNTIME_PACKAGES) -> str:
@@ -40,9 +50,18 @@ def _input_line(spec: ModelSpec) -> str:
     if isinstance(spec.input, ImageInput):
         color = "gray" if spec.input.channels == 1 else "RGB"
         return f"{spec.input.height}×{spec.input.width} {color}; {spec.input.preprocessing}"
+    if isinstance(spec.input, TextInput):
+        steps = spec.input.steps
+        done = ["case folding" if steps.lowercase else "", "stop words removed" if steps.remove_stopwords else "",
+                "Snowball stemming" if steps.stem else ""]  # fmt: skip
+        return (
+            f"{spec.input.language} text → `shared.text.preprocess` ({', '.join(filter(None, done)) or 'as typed'}, "
+            f"punctuation stripped) → up to {spec.input.sequence_length} token ids"
+        )
     assert isinstance(spec.input, TabularInput)
     names = ", ".join(feature.name for feature in spec.input.features)
-    return f"{len(spec.input.features)} numbers ({names}), normalized inside the model"
+    where = "by the pipeline's StandardScaler" if "skops" in spec.files else "inside the model"
+    return f"{len(spec.input.features)} numbers ({names}), standardized {where}"
 
 
 SPLIT_ORDER = ("train", "val", "test")
@@ -78,7 +97,24 @@ def _metrics_table(spec: ModelSpec, evaluation: dict) -> list[str]:
     return lines
 
 
-def _parity_line(spec: ModelSpec, parity: dict) -> str:
+def _comparison_table(evaluation: dict) -> list[str]:
+    lines = [
+        "| candidate | val F1 | test accuracy | test precision | test recall | test F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, metrics in evaluation["candidates"].items():
+        kept = " (kept)" if name == evaluation.get("selected") else ""
+        test = metrics["test"]
+        lines.append(
+            f"| {name}{kept} | {metrics['val']['f1_macro']:.4f} | {test['accuracy']:.4f} | "
+            f"{test['precision_macro']:.4f} | {test['recall_macro']:.4f} | {test['f1_macro']:.4f} |"
+        )
+    return lines
+
+
+def _parity_line(spec: ModelSpec, parity: dict | None) -> str:
+    if parity is None:
+        return f"Runtime check: the Space loads this exact `{spec.files.get('skops', '')}` file (skops, no pickle)."
     if spec.task == "regression":
         return (
             f"TFLite parity on the test split: the float model differs from Keras by at most "
@@ -91,7 +127,9 @@ def _parity_line(spec: ModelSpec, parity: dict) -> str:
     )
 
 
-def model_card(spec: ModelSpec, evaluation: dict, parity: dict, folder: str = "model", heading: str = "##") -> str:
+def model_card(
+    spec: ModelSpec, evaluation: dict, parity: dict | None, folder: str = "model", heading: str = "##"
+) -> str:
     """The Markdown model card of one model: data provenance, metrics per split, TFLite parity, plot."""
     what = f"{len(spec.labels)} classes ({', '.join(spec.labels)})" if spec.labels else f"predicts {spec.target.label}"  # type: ignore[union-attr]
     lines = [
@@ -104,14 +142,26 @@ def model_card(spec: ModelSpec, evaluation: dict, parity: dict, folder: str = "m
     ]
     if "base_weights" in spec.trained_with:
         lines.append(f"- **Base weights**: MobileNetV2 `{spec.trained_with['base_weights']}`.")
-    lines += [
-        f"- **Runtime**: LiteRT (`{spec.files['tflite']}`); trained with TensorFlow {spec.versions.get('tensorflow')}.",
-        "",
-        *_metrics_table(spec, evaluation),
-        "",
-        _parity_line(spec, parity),
-        "",
-    ]
+    versions, trained = spec.versions, spec.trained_with
+    if "skops" in spec.files:
+        lines.append(
+            f"- **Runtime**: scikit-learn {versions.get('scikit-learn')} pipeline `{trained.get('pipeline')}` "
+            f"(`{spec.files['skops']}`, kept by {trained.get('selected_by')}; every candidate is logged to MLflow)."
+        )
+    else:
+        tensorflow = versions.get("tensorflow")
+        lines.append(f"- **Runtime**: LiteRT (`{spec.files['tflite']}`); trained with TensorFlow {tensorflow}.")
+    lines += ["", *_metrics_table(spec, evaluation), ""]
+    if "blessing" in evaluation:
+        thresholds = evaluation["blessing"]["thresholds"]
+        met = " and ".join(f"test {key} ≥ {value:g}" for key, value in thresholds.items())
+        lines += [
+            f"Blessed by the evaluate stage: {met} (`bless` in params.yaml); an unblessed model is not bundled.",
+            "",
+        ]
+    if "candidates" in evaluation:
+        lines += ["Both candidates on the same splits:", "", *_comparison_table(evaluation), ""]
+    lines += [_parity_line(spec, parity), ""]
     if spec.task == "regression":
         lines.append(f"![Predicted against actual, test split]({folder}/{PREDICTIONS_IMAGE})")
     else:
@@ -150,10 +200,29 @@ def write_tabular_examples(path: Path, rows: np.ndarray, names: list[str]) -> No
         writer.writerows([[f"{value:.4g}" for value in row] for row in rows[:EXAMPLES_PER_MODEL]])
 
 
+def write_text_examples(path: Path, texts: np.ndarray, classes: np.ndarray, labels: list[str]) -> None:
+    """Save one test text per class (the shortest, so the examples read at a glance) as a JSON list."""
+    chosen = []
+    for class_index in range(len(labels)):
+        rows = [str(texts[row]) for row in np.flatnonzero(classes == class_index)]
+        if rows:
+            chosen.append(min(rows, key=lambda text: (len(text) < 25, len(text))))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(chosen, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[ModelSpec, dict, dict]:
     """Copy one model's files, spec (with its test metrics), plot and examples into a staging Space."""
     evaluation = read_json(paths.metrics / "evaluate.json")
-    parity = read_json(paths.metrics / "parity.json")
+    blessing_file = paths.metrics / "blessing.json"
+    if blessing_file.is_file():
+        blessing = read_json(blessing_file)
+        if not blessing["blessed"]:
+            failures = "; ".join(blessing["failures"])
+            raise NotBlessedError(f"{paths.name} is not blessed ({failures}): not bundled, the last bundle is kept")
+        evaluation = {**evaluation, "blessing": blessing}
+    parity_file = paths.metrics / "parity.json"
+    parity = read_json(parity_file) if parity_file.is_file() else None
     spec = ModelSpec.load(paths.export)
     spec = spec.model_copy(update={"metrics": {k: float(v) for k, v in evaluation["test"].items()}})
     model_dir.mkdir(parents=True)
@@ -161,13 +230,17 @@ def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[Mo
         shutil.copy2(paths.export / filename, model_dir / filename)
     spec.save(model_dir)
     splits = load_splits(paths.splits)
-    if isinstance(spec.input, TabularInput):
+    if spec.task == "regression":
         shutil.copy2(paths.plots / PREDICTIONS_IMAGE, model_dir / PREDICTIONS_IMAGE)
-        names = [feature.name for feature in spec.input.features]
-        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, splits["x_test"], names)
     else:
         shutil.copy2(paths.plots / CONFUSION_IMAGE, model_dir / CONFUSION_IMAGE)
         shutil.copy2(paths.export / CLASS_INDICES, model_dir / CLASS_INDICES)
+    if isinstance(spec.input, TabularInput):
+        names = [feature.name for feature in spec.input.features]
+        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, splits["x_test"], names)
+    elif isinstance(spec.input, TextInput):
+        write_text_examples(examples_dir / TEXT_EXAMPLES, splits["text_test"], splits["y_test"], spec.labels)
+    else:
         write_examples(examples_dir, splits["x_test"], splits["y_test"], spec.labels)
     return spec, evaluation, parity
 
@@ -183,13 +256,18 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
     single = len(section.models) == 1
     cards = []
+    packages = list(RUNTIME_PACKAGES)
     for model in section.models:
         folder = "model" if single else f"model/{model}"
         examples = staging / ("examples" if single else f"examples/{model}")
         spec, evaluation, parity = add_model(DemoPaths(model), staging / folder, examples)
         cards.append(model_card(spec, evaluation, parity, folder=folder, heading="##" if single else "###"))
+        if "skops" in spec.files:
+            packages += [name for name in SKLEARN_PACKAGES if name not in packages]
+        if isinstance(spec.input, TextInput) and spec.input.steps.stem:
+            packages += [name for name in STEMMER_PACKAGES if name not in packages]
     card = "\n\n".join(cards) if single else "## Model cards\n\n" + "\n\n".join(cards)
-    (staging / "requirements.txt").write_text(pinned_requirements(), encoding="utf-8")
+    (staging / "requirements.txt").write_text(pinned_requirements(packages), encoding="utf-8")
     template = (source / "README.md").read_text(encoding="utf-8")
     readme = render_readme(template, card, package_version("gradio"))
     (staging / "README.md").write_text(readme, encoding="utf-8")

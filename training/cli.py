@@ -20,7 +20,7 @@ from rich.console import Console
 from shared import constants
 from shared.errors import SpacesuiteError
 from training.models import MODELS, SPACES, model_info
-from training.params import BirdSpeciesParams, load_params
+from training.params import BirdSpeciesParams, EmotionParams, GenderParams, load_params
 from training.paths import DIST_DIR, DemoPaths
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -67,7 +67,7 @@ def _check_space(space: str) -> str:
 @_known_errors
 def data_sample() -> None:
     """Write the deterministic sample data of every model into data/sample/ (what data.dvc records)."""
-    from training import birds, digits, housing, sign_language
+    from training import birds, digits, emotion, gender, housing, sign_language
 
     params = load_params()
     seed = params.base.seed
@@ -85,6 +85,10 @@ def data_sample() -> None:
             DemoPaths("digits").sample_data, test_fraction=params.digits.data.sample_test_fraction, seed=seed
         ),
         *housing.write_sample(DemoPaths("housing").sample_data, rows=params.housing.data.sample_rows, seed=seed),
+        *gender.write_sample(DemoPaths("gender").sample_data, rows=params.gender.data.sample_rows, seed=seed),
+        *emotion.write_sample(
+            DemoPaths("emotion").sample_data, per_class=params.emotion.data.sample_per_class, seed=seed
+        ),
     ]
     for model in MODELS:
         folder = DemoPaths(model).sample_data
@@ -107,7 +111,10 @@ def prepare(model: Model) -> None:
     from training import prepare as stage
 
     params = load_params()
-    stage.main(model_info(model).name, params.model(model).split, params.base.seed)
+    section = params.model(model_info(model).name)
+    stage.main(
+        model, section.split, params.base.seed, text=section.text if isinstance(section, EmotionParams) else None
+    )
 
 
 @app.command()
@@ -117,7 +124,13 @@ def train(model: Model) -> None:
     from training import train as stage
 
     params = load_params()
-    stage.main(model_info(model).name, params.model(model), params.base.seed)
+    section = params.model(model_info(model).name)
+    if isinstance(section, GenderParams):
+        from training import compare
+
+        compare.train(section, params.base.seed)
+        return
+    stage.main(model, section, params.base.seed)
 
 
 @app.command()
@@ -126,7 +139,13 @@ def evaluate(model: Model) -> None:
     """Score a model on every split; write metrics and the test split's plots."""
     from training import evaluate as stage
 
-    stage.main(model_info(model).name)
+    if model_info(model).framework == "sklearn":
+        from training import compare
+
+        compare.evaluate()
+        return
+    section = load_params().model(model)
+    stage.main(model, bless=section.bless if isinstance(section, EmotionParams) else None)
 
 
 @app.command()
@@ -136,10 +155,18 @@ def export(model: Model) -> None:
     from training import export as stage
 
     section = load_params().model(model_info(model).name)
+    if isinstance(section, GenderParams):
+        from training import compare
+
+        compare.export(section.export.version)
+        return
     notes = {}
     if isinstance(section, BirdSpeciesParams):
         notes["base_weights"] = section.model.base_weights
-    stage.main(model, section.export.version, notes)
+    steps = None
+    if isinstance(section, EmotionParams):
+        steps = section.text.model_dump(include={"lowercase", "remove_stopwords", "stem"})
+    stage.main(model, section.export.version, notes, text_steps=steps)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, mean_absolute_error, precision_recal
 
 from training.io import write_json
 from training.models import ModelInfo, model_info
+from training.params import BlessParams
 from training.paths import DemoPaths
 from training.train import load_splits
 
@@ -97,8 +98,20 @@ def _write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
         writer.writerows(pairs)
 
 
-def main(name: str) -> None:
-    """Run the stage for a model: write metrics/<model>/evaluate.json and its test-split plots."""
+def blessing(test: dict[str, float], bless: BlessParams) -> dict:
+    """The TFX-Evaluator-style verdict: blessed only when every test score meets its threshold in params."""
+    checks = {"accuracy": bless.min_accuracy, "f1_macro": bless.min_f1_macro}
+    failures = [
+        f"test {key} {test[key]:.4f} < bless.min_{key} {minimum}"
+        for key, minimum in checks.items()
+        if test[key] < minimum
+    ]
+    return {"blessed": not failures, "failures": failures, "thresholds": checks}
+
+
+def main(name: str, bless: BlessParams | None = None) -> None:
+    """Run the stage for a model: write metrics/<model>/evaluate.json and its test-split plots (and, with
+    `bless`, blessing.json, which the bundle stage checks)."""
     import keras
 
     paths = DemoPaths(name)
@@ -129,3 +142,10 @@ def main(name: str) -> None:
         plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", "$100,000")
         summary = f"test RMSE {report['test']['rmse']:.4f}, R² {report['test']['r2']:.4f}"
     print(f"evaluate {name}: {summary} on {report['test']['rows']} rows")
+    if bless is not None:
+        verdict = blessing(report["test"], bless)
+        write_json(paths.metrics / "blessing.json", verdict)
+        print(
+            f"evaluate {name}: "
+            + ("blessed" if verdict["blessed"] else "NOT blessed: " + "; ".join(verdict["failures"]))
+        )

@@ -9,14 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.artifact import DataProvenance, Feature, ImageInput, ModelSpec, TabularInput
+from shared.artifact import DataProvenance, Feature, ImageInput, ModelSpec, TabularInput, TextInput
+from shared.text import TextSteps
 from training import housing
 from training.io import read_json, write_json
 from training.models import model_info
 from training.paths import DemoPaths
+from training.prepare import VOCABULARY_FILE
 from training.train import load_splits
 
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_quantized": "model_quant.tflite"}
+
 CLASS_INDICES = "class_indices.json"
 
 
@@ -44,9 +47,14 @@ def feature_ranges(features: list[Feature], rows: np.ndarray) -> list[Feature]:
     ]
 
 
-def model_input(name: str, network, splits: dict[str, np.ndarray]) -> ImageInput | TabularInput:
+def model_input(
+    name: str, network, splits: dict[str, np.ndarray], text_steps: dict | None = None
+) -> ImageInput | TabularInput | TextInput:
     """What the exported model takes, read from the network's input shape and the training rows."""
     info = model_info(name)
+    if info.task == "text-classification":
+        steps = TextSteps.model_validate(text_steps or {})
+        return TextInput(sequence_length=int(network.inputs[0].shape[1]), steps=steps, vocabulary=VOCABULARY_FILE)
     if not info.channels:
         rows = np.concatenate([splits["x_train"], splits["x_val"]])
         return TabularInput(features=feature_ranges(housing.FEATURES, rows))
@@ -73,8 +81,12 @@ def export_model(
     out: Path,
     serving: Path,
     notes: dict[str, str] | None = None,
+    text_steps: dict | None = None,
 ) -> ModelSpec:
-    """Write the SavedModel to `serving` and the .tflite files plus spec.json to `out`; return the spec."""
+    """Write the SavedModel to `serving` and the .tflite files plus spec.json to `out`; return the spec.
+
+    A text model also gets the vocabulary the prepare stage built (`text_steps`: the `shared.text` steps).
+    """
     if serving.exists():
         shutil.rmtree(serving)
     network.export(str(serving), verbose=False)
@@ -82,15 +94,18 @@ def export_model(
         (out / filename).write_bytes(convert_to_tflite(serving, quantize=role == "tflite_quantized"))
     info = model_info(name)
     labels = [str(label) for label in splits["labels"]]
+    files = dict(TFLITE_FILES)
+    if info.task == "text-classification":
+        files["vocabulary"] = VOCABULARY_FILE
     spec = ModelSpec(
         name=name,
         version=version,
         task=info.task,
         labels=labels,
         target=None if info.is_classifier else housing.TARGET_SPEC,
-        input=model_input(name, network, splits),
+        input=model_input(name, network, splits, text_steps),
         signature_input=network.inputs[0].name,
-        files=dict(TFLITE_FILES),
+        files=files,
         data=provenance,
         versions={"tensorflow": package_version("tensorflow-cpu"), "keras": package_version("keras")},
         trained_with=notes or {},
@@ -101,7 +116,7 @@ def export_model(
     return spec
 
 
-def main(name: str, version: int, notes: dict[str, str] | None = None) -> None:
+def main(name: str, version: int, notes: dict[str, str] | None = None, text_steps: dict | None = None) -> None:
     """Run the stage for a model: read model.keras, splits and provenance, write build/<model>/export/."""
     import keras
 
@@ -109,6 +124,8 @@ def main(name: str, version: int, notes: dict[str, str] | None = None) -> None:
     network = keras.models.load_model(paths.keras_model)
     provenance = DataProvenance.model_validate(read_json(paths.provenance))
     paths.export.mkdir(parents=True, exist_ok=True)
+    if text_steps is not None:
+        shutil.copy2(paths.splits.with_name(VOCABULARY_FILE), paths.export / VOCABULARY_FILE)
     spec = export_model(
         network,
         name=name,
@@ -118,6 +135,7 @@ def main(name: str, version: int, notes: dict[str, str] | None = None) -> None:
         out=paths.export,
         serving=paths.serving(version),
         notes=notes,
+        text_steps=text_steps,
     )
     sizes = ", ".join(f"{f} {(paths.export / f).stat().st_size / 1024:.0f} KiB" for f in spec.files.values())
     print(f"export {name}: SavedModel {paths.serving(version)}, {sizes}")

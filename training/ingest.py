@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from shared.artifact import DataProvenance
-from training import birds, digits, housing, sign_language
+from training import birds, digits, emotion, gender, housing, sign_language
 from training.io import sha256, write_json, write_npz
-from training.params import BirdData, DataParams, DigitData, HousingData, SignLanguageData
+from training.params import BirdData, DataParams, DigitData, EmotionData, GenderData, HousingData, SignLanguageData
 from training.paths import DemoPaths
 
 DESCRIPTIONS = {
@@ -32,6 +32,12 @@ DESCRIPTIONS = {
     ("housing", "sample"): "generated California-like block groups (deterministic, prices made up), "
     "so the pipeline runs offline",
     ("housing", "kaggle"): "California housing (1990 census): 20,640 block groups",
+    ("emotion", "sample"): "generated English sentences for 6 emotions (deterministic, templates), "
+    "so the pipeline runs offline",
+    ("emotion", "kaggle"): "dair-ai emotion: 20,000 English tweets labelled with 6 emotions",
+    ("gender", "sample"): "generated rows of 7 facial measurements (deterministic, made up), "
+    "so the pipeline runs offline",
+    ("gender", "kaggle"): "Gender classification (Kaggle, v7): 7 facial measurements of 5,001 people",
 }
 
 
@@ -105,11 +111,28 @@ def ingest_housing(folder: Path, data: HousingData) -> Ingested:
     return Ingested(x, y, [], np.zeros(len(y), dtype=np.int8), [path], rows)
 
 
+def ingest_gender(folder: Path, data: GenderData) -> Ingested:
+    """`gender_classification_v7.csv`: 7 features and the class (1 = Male), whichever target column it has."""
+    path = gender.find_file(folder)
+    x, y = gender.read_csv(path)
+    rows = {label: int(np.sum(y == index)) for index, label in enumerate(gender.LABELS)}
+    return Ingested(x, y, list(gender.LABELS), np.zeros(len(y), dtype=np.int8), [path], rows)
+
+
+def ingest_emotion(folder: Path, data: EmotionData) -> Ingested:
+    """dair-ai's three files (fold 0 train, 1 val, 2 test) or Kaggle's `text.csv` (fold 0), texts kept as is."""
+    texts, labels, folds, rows = emotion.read_folder(folder)
+    files = [folder / name for name in rows]
+    return Ingested(np.array(texts, dtype=str), labels, list(emotion.LABELS), folds, files, rows)
+
+
 INGESTERS: dict[str, Callable[[Path, DataParams], Ingested]] = {
     "sign-language": ingest_sign_language,  # type: ignore[dict-item]
     "bird-species": ingest_birds,  # type: ignore[dict-item]
     "digits": ingest_digits,  # type: ignore[dict-item]
     "housing": ingest_housing,  # type: ignore[dict-item]
+    "gender": ingest_gender,  # type: ignore[dict-item]
+    "emotion": ingest_emotion,  # type: ignore[dict-item]
 }
 
 

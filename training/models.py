@@ -19,17 +19,21 @@ class ModelInfo:
     """How a model's stored rows become network input, and what it predicts."""
 
     name: str
-    task: Literal["image-classification", "regression"]
+    task: Literal["image-classification", "regression", "tabular-classification", "text-classification"]
     channels: int = 0  # image models: 1 (gray) or 3 (RGB); 0: tabular
+    framework: Literal["keras", "sklearn"] = "keras"
 
     @property
     def is_classifier(self) -> bool:
         """True for classifiers (stratified splits, accuracy, confusion matrix)."""
-        return self.task == "image-classification"
+        return self.task != "regression"
 
     def inputs(self, rows: np.ndarray) -> np.ndarray:
-        """Network input for stored rows: `shared.images.normalize` for images, float32 for features."""
-        return normalize(rows, self.channels) if self.channels else rows.astype(np.float32)
+        """Network input for stored rows: `shared.images.normalize` for images, float32 for features, int32
+        token ids for text (prepare has already run `shared.text.preprocess`)."""
+        if self.channels:
+            return normalize(rows, self.channels)
+        return rows.astype(np.int32 if self.task == "text-classification" else np.float32)
 
 
 MODELS = {
@@ -37,8 +41,10 @@ MODELS = {
     "bird-species": ModelInfo("bird-species", "image-classification", channels=3),
     "digits": ModelInfo("digits", "image-classification", channels=1),
     "housing": ModelInfo("housing", "regression"),
+    "gender": ModelInfo("gender", "tabular-classification", framework="sklearn"),
+    "emotion": ModelInfo("emotion", "text-classification"),
 }
-SPACES = ("sign-language", "bird-species", "keras-basics")
+SPACES = ("sign-language", "bird-species", "keras-basics", "gender", "emotion")
 
 
 def model_info(name: str) -> ModelInfo:

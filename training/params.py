@@ -59,6 +59,18 @@ class HousingData(DataParams):
     sample_rows: int = Field(2000, ge=50)
 
 
+class GenderData(DataParams):
+    """Kaggle's `gender_classification_v7.csv` (target `gender` or `Male`)."""
+
+    sample_rows: int = Field(1000, ge=50)
+
+
+class EmotionData(DataParams):
+    """dair-ai's `train.txt`/`val.txt`/`test.txt` (`text;label`) or Kaggle's `text.csv` (`,text,label`)."""
+
+    sample_per_class: int = Field(300, ge=10)
+
+
 class SplitParams(_Strict):
     """Stratified train/val/test fractions (prepare stage).
 
@@ -93,6 +105,9 @@ class TrainParams(_Strict):
     augment_rotation: float = Field(0.0, ge=0, lt=0.5)
     augment_zoom: float = Field(0.0, ge=0, lt=0.5)
     augment_flip: bool = False
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="balanced: weight each class by n / (classes × its count), for macro scores"
+    )
 
 
 class FineTuneParams(_Strict):
@@ -139,6 +154,32 @@ class RegressorParams(_Strict):
     architecture: Literal["sequential", "wide_deep"] = "wide_deep"
 
 
+class TextParams(_Strict):
+    """`shared.text.preprocess`: the steps (training and the Space apply the same), vocabulary and length."""
+
+    lowercase: bool = True
+    remove_stopwords: bool = False
+    stem: bool = False
+    max_tokens: int = Field(10000, ge=10, description="vocabulary size, padding and OOV included")
+    sequence_length: int = Field(64, ge=4)
+
+
+class BiLstmParams(_Strict):
+    """Embedding → Bidirectional(LSTM) → Dropout → softmax."""
+
+    embedding_dim: int = Field(64, ge=2)
+    lstm_units: int = Field(64, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    pooling: Literal["last", "max"] = "last"
+
+
+class BlessParams(_Strict):
+    """The evaluate stage blesses a model only at or above these test-split scores; bundle refuses others."""
+
+    min_accuracy: float = Field(0.0, ge=0, le=1)
+    min_f1_macro: float = Field(0.0, ge=0, le=1)
+
+
 class ExportParams(_Strict):
     """Serving layout of the exported model (export stage)."""
 
@@ -161,11 +202,14 @@ class RegressionParityParams(_Strict):
 
 class _ModelSection(_Strict):
     split: SplitParams
-    train: TrainParams
     export: ExportParams
 
 
-class SignLanguageParams(_ModelSection):
+class _KerasSection(_ModelSection):
+    train: TrainParams
+
+
+class SignLanguageParams(_KerasSection):
     """The sign-language CNN."""
 
     data: SignLanguageData
@@ -173,7 +217,7 @@ class SignLanguageParams(_ModelSection):
     parity: ParityParams
 
 
-class BirdSpeciesParams(_ModelSection):
+class BirdSpeciesParams(_KerasSection):
     """The bird-species MobileNetV2 transfer model."""
 
     data: BirdData
@@ -182,7 +226,7 @@ class BirdSpeciesParams(_ModelSection):
     parity: ParityParams
 
 
-class DigitsParams(_ModelSection):
+class DigitsParams(_KerasSection):
     """keras-basics: the MNIST MLP."""
 
     data: DigitData
@@ -190,12 +234,51 @@ class DigitsParams(_ModelSection):
     parity: ParityParams
 
 
-class HousingParams(_ModelSection):
+class HousingParams(_KerasSection):
     """keras-basics: the California-housing regressor."""
 
     data: HousingData
     model: RegressorParams
     parity: RegressionParityParams
+
+
+class GaussianNbParams(_Strict):
+    """scikit-learn GaussianNB (after a StandardScaler)."""
+
+    var_smoothing: float = Field(1e-9, gt=0)
+
+
+class LogisticRegressionParams(_Strict):
+    """scikit-learn LogisticRegression (after a StandardScaler)."""
+
+    c: float = Field(1.0, gt=0, description="inverse regularisation strength (scikit-learn's C)")
+    max_iter: int = Field(1000, ge=10)
+
+
+class CandidatesParams(_Strict):
+    """The pipelines the train stage fits and compares."""
+
+    gaussian_nb: GaussianNbParams
+    logistic_regression: LogisticRegressionParams
+
+
+class GenderParams(_ModelSection):
+    """gender: GaussianNB against LogisticRegression, logged to MLflow, the best one kept."""
+
+    data: GenderData
+    candidates: CandidatesParams
+    select_by: Literal["accuracy", "precision", "recall", "f1"] = "f1"
+    mlflow_experiment: str = "gender"
+
+
+class EmotionParams(_KerasSection):
+    """The emotion BiLSTM."""
+
+    data: EmotionData
+    text: TextParams
+    model: BiLstmParams
+    bless: BlessParams
+    parity: ParityParams
 
 
 class SpaceParams(_Strict):
@@ -206,7 +289,7 @@ class SpaceParams(_Strict):
     models: list[str] = Field(min_length=1)
 
 
-ModelParams = SignLanguageParams | BirdSpeciesParams | DigitsParams | HousingParams
+ModelParams = SignLanguageParams | BirdSpeciesParams | DigitsParams | HousingParams | GenderParams | EmotionParams
 
 
 class Params(_Strict):
@@ -217,6 +300,8 @@ class Params(_Strict):
     bird_species: BirdSpeciesParams
     digits: DigitsParams
     housing: HousingParams
+    gender: GenderParams
+    emotion: EmotionParams
     spaces: dict[str, SpaceParams]
 
     @model_validator(mode="after")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from shared.text import TextSteps, Vocabulary, check_text, tokenize
 from training.io import write_json, write_npz
 from training.models import model_info
-from training.params import SplitParams
+from training.params import SplitParams, TextParams
 from training.paths import DemoPaths
+
+FOLDS = ("train", "val", "test")
+VOCABULARY_FILE = "vocabulary.json"
 
 
 def split_rows(
@@ -23,9 +27,12 @@ def split_rows(
     """Split rows into train/val/test by `split` fractions.
 
     Classifiers keep every class's share in each part (`stratify`). With `split.keep_file_test` and a
-    `fold` array, rows of the data's own test file (fold 1) are the test split and the rest is shared
-    between train and val in the ratio train:val.
+    `fold` array, rows of the data's own test file are the test split: with folds 0/1 (train, test
+    files) the train file is shared between train and val in the ratio train:val; with folds 0/1/2
+    (train, val, test files) each file is its split.
     """
+    if split.keep_file_test and fold is not None and np.any(fold == 2):  # the data's own train, val and test files
+        return {name: (features[fold == index], targets[fold == index]) for index, name in enumerate(FOLDS)}
     if split.keep_file_test and fold is not None and np.any(fold == 1):
         test = fold == 1
         x_train, x_val, y_train, y_val = train_test_split(
@@ -46,14 +53,32 @@ def split_rows(
     return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
 
 
-def main(model: str, split: SplitParams, seed: int) -> None:
-    """Run the stage for `model`: read dataset.npz, write splits.npz and the split sizes."""
+def encode_texts(
+    parts: dict[str, tuple[np.ndarray, np.ndarray]], text: TextParams
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Vocabulary]:
+    """Token ids for every text (`shared.text` steps), with a vocabulary built from the train split only."""
+    steps = TextSteps(lowercase=text.lowercase, remove_stopwords=text.remove_stopwords, stem=text.stem)
+    tokens = {name: [tokenize(check_text(str(row)), steps) for row in x] for name, (x, _) in parts.items()}
+    vocabulary = Vocabulary.build(tokens["train"], text.max_tokens)
+    encoded = {name: (vocabulary.encode_batch(tokens[name], text.sequence_length), y) for name, (_, y) in parts.items()}
+    return encoded, vocabulary
+
+
+def main(model: str, split: SplitParams, seed: int, text: TextParams | None = None) -> None:
+    """Run the stage for `model`: read dataset.npz, write splits.npz and the split sizes (and, for text,
+    the vocabulary; the raw test texts are kept as `text_test` for examples)."""
     paths = DemoPaths(model)
     with np.load(paths.dataset) as dataset:
         x, y, labels, fold = dataset["x"], dataset["y"], dataset["labels"], dataset["fold"]
     parts = split_rows(x, y, split, seed, stratify=model_info(model).is_classifier, fold=fold)
+    extra: dict[str, np.ndarray] = {}
+    if text is not None:
+        extra["text_test"] = parts["test"][0]
+        parts, vocabulary = encode_texts(parts, text)
+        vocabulary.save(paths.splits.with_name(VOCABULARY_FILE))
+        extra["vocab_size"] = np.array(len(vocabulary))
     arrays = {f"{kind}_{name}": array for name, pair in parts.items() for kind, array in zip("xy", pair, strict=True)}
-    write_npz(paths.splits, labels=labels, **arrays)
+    write_npz(paths.splits, labels=labels, **arrays, **extra)
     sizes = {name: len(pair[1]) for name, pair in parts.items()}
     write_json(paths.splits.with_name("sizes.json"), sizes)
     print(f"prepare {model}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()))

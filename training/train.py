@@ -12,9 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from training import birds, digits, housing, sign_language
+from training import birds, digits, emotion, housing, sign_language
 from training.models import ModelInfo, model_info
-from training.params import BirdSpeciesParams, DigitsParams, HousingParams, ModelParams, SignLanguageParams, TrainParams
+from training.params import (
+    BirdSpeciesParams,
+    DigitsParams,
+    EmotionParams,
+    HousingParams,
+    ModelParams,
+    SignLanguageParams,
+    TrainParams,
+)
 from training.paths import DemoPaths
 
 
@@ -39,6 +47,12 @@ def _augmenter(train: TrainParams):
     return keras.Sequential(layers) if layers else None
 
 
+def class_weights(targets: np.ndarray, num_classes: int) -> dict[int, float]:
+    """scikit-learn's "balanced" weights: n / (classes × count of the class), so rare classes count as much."""
+    counts = np.bincount(targets.astype(np.int64), minlength=num_classes)
+    return {index: float(len(targets) / (num_classes * count)) for index, count in enumerate(counts) if count}
+
+
 def build_network(name: str, section: ModelParams, splits: dict[str, np.ndarray]):
     """The untrained network of a model, from its params (returns the MobileNetV2 base too, else None)."""
     num_classes = len(splits["labels"])
@@ -50,6 +64,13 @@ def build_network(name: str, section: ModelParams, splits: dict[str, np.ndarray]
         )
     if isinstance(section, DigitsParams):
         return digits.build_mlp(num_classes=num_classes, **section.model.model_dump()), None
+    if isinstance(section, EmotionParams):
+        return emotion.build_bilstm(
+            vocab_size=int(splits["vocab_size"]),
+            sequence_length=section.text.sequence_length,
+            num_classes=num_classes,
+            **section.model.model_dump(),
+        ), None
     if isinstance(section, HousingParams):
         return housing.build_regressor(features=splits["x_train"], **section.model.model_dump()), None
     raise KeyError(f"no network is defined for model {name!r}")
@@ -118,11 +139,13 @@ def fit(name: str, section: ModelParams, splits: dict[str, np.ndarray], *, seed:
     if isinstance(section, BirdSpeciesParams) and not pretrained:
         extra.append(birds.recalibration_callback(base, x_train))
     _compile(network, info, train.learning_rate)
+    weights = class_weights(y_train, len(splits["labels"])) if train.class_weight == "balanced" else None
     history = network.fit(
         batches,
         validation_data=(x_val, y_val),
         epochs=train.epochs,
         callbacks=_callbacks(train, live, extra),
+        class_weight=weights,
         verbose=2,
     )
     if pretrained and base is not None and section.fine_tune.epochs:  # a random base trained whole in phase 1

@@ -1,17 +1,18 @@
 """Keras basics: draw a digit and see its class probabilities; fill in a California block group and get a price."""
 
-import csv
 from pathlib import Path
 
 import gradio as gr
 
 from shared.classifier import ImageClassifier
 from shared.regressor import TabularRegressor
+from shared.rest import load_rest_models, serve_space
 from shared.ui import (
     MAX_UPLOAD,
     SESSION_CAPACITY,
     image_classifier_panel,
     model_note,
+    read_examples_csv,
     regression_form_panel,
 )
 
@@ -21,14 +22,6 @@ DESCRIPTION = (
     "Two small networks from the Keras tutorial, both running as `.tflite` on LiteRT: a Dense network "
     "(300-100-10) that reads handwritten digits, and a wide & deep regressor for California house prices."
 )
-
-
-def read_examples(path: Path) -> list[list[float]]:
-    """Rows of a bundled examples CSV (header: feature names), as numbers."""
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [[float(value) for value in row] for row in list(csv.reader(handle))[1:]]
 
 
 def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
@@ -52,11 +45,13 @@ def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
             with gr.Tab("House price"):
                 gr.Markdown(model_note(housing.spec), elem_id="housing-note")
                 regression_form_panel(
-                    housing, examples=read_examples(HERE / "examples" / "housing" / "examples.csv"), api_name="price"
+                    housing,
+                    examples=read_examples_csv(HERE / "examples" / "housing" / "examples.csv"),
+                    api_name="price",
                 )
     page.state_session_capacity = SESSION_CAPACITY
     return page
 
 
-if __name__ == "__main__":
-    build_demo().launch(max_file_size=MAX_UPLOAD, state_session_capacity=SESSION_CAPACITY)
+if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
+    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD)

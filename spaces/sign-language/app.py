@@ -5,7 +5,8 @@ from pathlib import Path
 import gradio as gr
 
 from shared.classifier import ImageClassifier
-from shared.ui import MAX_UPLOAD, SESSION_CAPACITY, image_classifier_page
+from shared.rest import load_rest_models, serve_space
+from shared.ui import MAX_UPLOAD, image_classifier_page
 
 HERE = Path(__file__).parent
 DESCRIPTION = (
@@ -25,5 +26,5 @@ def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
     )
 
 
-if __name__ == "__main__":
-    build_demo().launch(max_file_size=MAX_UPLOAD, state_session_capacity=SESSION_CAPACITY)
+if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
+    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD)

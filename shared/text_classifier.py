@@ -1,0 +1,65 @@
+"""A text classifier service: loads once, answers one text at a time (what the emotion Space calls)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.artifact import ModelSpec, TextInput
+from shared.errors import ArtifactError, InputError
+from shared.predictor import Predictor
+from shared.text import Vocabulary, preprocess
+
+
+@dataclass
+class TextPrediction:
+    """One answer: {label: probability}, the tokens the model read, and notes for the user."""
+
+    confidences: dict[str, float]
+    tokens: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+class TextClassifier:
+    """`shared.text.preprocess` (the steps training used, from spec.json) → LiteRT → labelled probabilities."""
+
+    def __init__(self, predictor: Predictor, vocabulary: Vocabulary) -> None:
+        if not isinstance(predictor.spec.input, TextInput):
+            raise ArtifactError(f"{predictor.model_path} is not a text model (input {predictor.spec.input.kind})")
+        self.predictor = predictor
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def from_artifact(cls, folder: Path, *, quantized: bool = False) -> TextClassifier:
+        """Load the model folder written by the pipeline (spec.json, .tflite and the vocabulary)."""
+        predictor = Predictor.from_artifact(folder, quantized=quantized)
+        spec_input = predictor.spec.input
+        if not isinstance(spec_input, TextInput):
+            raise ArtifactError(f"{folder} is not a text model (input {spec_input.kind})")
+        return cls(predictor, Vocabulary.load(Path(folder) / spec_input.vocabulary))
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model's self-description."""
+        return self.predictor.spec
+
+    def classify(self, text: object) -> TextPrediction:
+        """Classify one text.
+
+        Raises:
+            InputError: empty, whitespace-only or too long text, or text without a single word the model
+                knows (emoji only, another script): one sentence saying so.
+        """
+        spec_input = self.spec.input
+        assert isinstance(spec_input, TextInput)  # checked in __init__
+        ids, tokens = preprocess(text, spec_input.steps, self.vocabulary, spec_input.sequence_length)
+        if not tokens or self.vocabulary.known_share(tokens) == 0:
+            raise InputError(
+                f"None of these words is known to the model: it reads {spec_input.language} "
+                "(emoji, symbols and other scripts carry no signal for it)."
+            )
+        notes = []
+        if len(tokens) > spec_input.sequence_length:
+            notes.append(f"Only the first {spec_input.sequence_length} words were read.")
+        probabilities = self.predictor.predict(ids)[0]
+        return TextPrediction(self.predictor.confidences(probabilities), tokens, notes)

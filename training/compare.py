@@ -1,0 +1,152 @@
+"""Train, evaluate and export stages for scikit-learn models (gender): every candidate pipeline is fitted,
+logged to MLflow (params, val metrics, the skops file) and compared on the val split; the best by
+`select_by` is kept. Evaluate scores every candidate on the test split once; export writes the kept
+model as a skops file (no pickle) with its spec.json."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import numpy as np
+
+from shared.artifact import DataProvenance, ModelSpec, TabularInput
+from training import gender
+from training.evaluate import _write_pairs, classification_metrics, plot_confusion
+from training.export import CLASS_INDICES, feature_ranges
+from training.io import read_json, write_json
+from training.params import GenderParams
+from training.paths import DemoPaths
+from training.train import load_splits
+
+SKOPS_FILE = "model.skops"
+METRIC_KEYS = {"accuracy": "accuracy", "precision": "precision_macro", "recall": "recall_macro", "f1": "f1_macro"}
+
+
+def candidates_dir(paths: DemoPaths) -> Path:
+    """Train: one skops file per candidate, plus selection.json."""
+    return paths.build / "train"
+
+
+def mlflow_store(paths: DemoPaths) -> Path:
+    """The MLflow tracking store (a sqlite file and run artifacts), kept across runs like a server's."""
+    return paths.build / "mlflow"
+
+
+def _mlflow(paths: DemoPaths, experiment: str):
+    import mlflow
+
+    store = mlflow_store(paths).resolve()
+    store.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=(store / "artifacts").as_uri())
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def train(section: GenderParams, seed: int) -> dict:
+    """Fit every candidate on the train split, log each run to MLflow, keep the best on val; return the selection."""
+    import skops.io as sio
+
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    paths = DemoPaths("gender")
+    splits = load_splits(paths.splits)
+    candidates = section.candidates
+    pipelines = gender.build_pipelines(
+        var_smoothing=candidates.gaussian_nb.var_smoothing,
+        c=candidates.logistic_regression.c,
+        max_iter=candidates.logistic_regression.max_iter,
+        seed=seed,
+    )
+    out = candidates_dir(paths)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    mlflow = _mlflow(paths, section.mlflow_experiment)
+    scores: dict[str, dict[str, float]] = {}
+    runs: dict[str, str] = {}
+    for name, pipeline in pipelines.items():
+        pipeline.fit(splits["x_train"], splits["y_train"])
+        scores[name] = classification_metrics(splits["y_val"], pipeline.predict(splits["x_val"]))
+        path = out / f"{name}.skops"
+        sio.dump(pipeline, path)
+        with mlflow.start_run(run_name=name) as run:
+            mlflow.log_params({"pipeline": name, **getattr(candidates, name).model_dump(), "seed": seed})
+            mlflow.log_metrics({f"val_{key}": value for key, value in scores[name].items()})
+            mlflow.log_artifact(str(path), artifact_path="model")
+            mlflow.set_tag("data.source", section.data.source)
+            runs[name] = run.info.run_id
+        print(f"train gender: {name} val " + ", ".join(f"{k} {v:.4f}" for k, v in scores[name].items()))
+    key = METRIC_KEYS[section.select_by]
+    best = max(scores, key=lambda name: (scores[name][key], name == "logistic_regression"))
+    selection = {"selected": best, "select_by": f"val {key}", "val": scores, "mlflow_runs": runs}
+    write_json(out / "selection.json", selection)
+    shutil.copy2(out / f"{best}.skops", out / SKOPS_FILE)
+    print(f"train gender: kept {best} (best val {key} {scores[best][key]:.4f}); MLflow store {mlflow_store(paths)}")
+    return selection
+
+
+def evaluate() -> dict:
+    """Score every candidate on every split; write the comparison, and the kept model's metrics and plots."""
+    from shared.sklearn_classifier import load_skops
+
+    paths = DemoPaths("gender")
+    splits = load_splits(paths.splits)
+    selection = read_json(candidates_dir(paths) / "selection.json")
+    labels = [str(label) for label in splits["labels"]]
+    paths.plots.mkdir(parents=True, exist_ok=True)
+    comparison: dict[str, dict[str, dict[str, float]]] = {}
+    for name in selection["val"]:
+        pipeline = load_skops(candidates_dir(paths) / f"{name}.skops")
+        comparison[name] = {}
+        for split in ("train", "val", "test"):
+            predicted = pipeline.predict(splits[f"x_{split}"])
+            comparison[name][split] = {
+                **classification_metrics(splits[f"y_{split}"], predicted),
+                "rows": len(predicted),
+            }
+        test_predicted = pipeline.predict(splits["x_test"])
+        plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / f"confusion_{name}.png")
+        if name == selection["selected"]:
+            pairs = ((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
+            _write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
+            shutil.copy2(paths.plots / f"confusion_{name}.png", paths.plots / "confusion.png")
+    best = selection["selected"]
+    report = {**comparison[best], "selected": best, "candidates": comparison}
+    write_json(paths.metrics / "evaluate.json", report)
+    for name, splits_metrics in comparison.items():
+        test = splits_metrics["test"]
+        marker = " (kept)" if name == best else ""
+        print(f"evaluate gender: {name}{marker} test accuracy {test['accuracy']:.4f}, F1 {test['f1_macro']:.4f}")
+    return report
+
+
+def export(version: int) -> ModelSpec:
+    """Write build/gender/export/: the kept skops file, spec.json (features with ranges) and class_indices.json."""
+    paths = DemoPaths("gender")
+    splits = load_splits(paths.splits)
+    selection = read_json(candidates_dir(paths) / "selection.json")
+    out = paths.export
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    shutil.copy2(candidates_dir(paths) / SKOPS_FILE, out / SKOPS_FILE)
+    rows = np.concatenate([splits["x_train"], splits["x_val"]])
+    spec = ModelSpec(
+        name="gender",
+        version=version,
+        task="tabular-classification",
+        labels=[str(label) for label in splits["labels"]],
+        input=TabularInput(features=feature_ranges(gender.FEATURES, rows)),
+        files={"skops": SKOPS_FILE},
+        data=DataProvenance.model_validate(read_json(paths.provenance)),
+        versions={"scikit-learn": package_version("scikit-learn"), "skops": package_version("skops")},
+        trained_with={"pipeline": selection["selected"], "selected_by": selection["select_by"]},
+    )
+    spec.save(out)
+    write_json(out / CLASS_INDICES, {label: index for index, label in enumerate(spec.labels)})
+    print(f"export gender: {selection['selected']} → {out / SKOPS_FILE}")
+    return spec
