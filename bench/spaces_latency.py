@@ -11,7 +11,8 @@ b. latency through Gradio's raw HTTP API the two-step way (``POST /gradio_api/ca
 c. RSS of the server (children included) after the series.
 
 Endpoints: sign-language ``/predict`` (an example PNG), bird-species ``/predict`` (an example JPEG),
-keras-basics ``/digit`` (an example PNG) and ``/price`` (the form's defaults).
+keras-basics ``/digit`` (an example PNG) and ``/price`` (the form's defaults), emotion ``/predict`` (an
+example text), gender ``/predict`` (the form's defaults).
 Goals: cold start ≤ 4.5 s, RSS ≤ 200 MiB (sign-language), p50 ≤ 30 ms. ``sign-language`` has a deeper
 breakdown in ``space_latency.py``.
 
@@ -53,6 +54,12 @@ def endpoints(bundle: Path) -> dict[str, dict[str, Any]]:
         spec = json.loads((bundle / "model" / "housing" / "spec.json").read_text())
         form = [feature["default"] for feature in spec["input"]["features"]]
         return {"digit": {"file": bundle / "examples" / "digits" / "3.png"}, "price": {"values": form}}
+    if name == "emotion":
+        return {"predict": {"values": json.loads((bundle / "examples" / "examples.json").read_text())[:1]}}
+    if name == "gender":
+        features = json.loads((bundle / "model" / "spec.json").read_text())["input"]["features"]
+        form = [bool(f["default"]) if f["kind"] == "binary" else f["default"] for f in features]
+        return {"predict": {"values": form}}
     return {"predict": _image(bundle, "*.jpg" if name == "bird-species" else "*.png")}
 
 
