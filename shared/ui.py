@@ -159,9 +159,8 @@ def image_classifier_panel(
                 gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
             )
     if examples:
-        gr.Examples(
-            [[str(p)] for p in examples], inputs=image, label="Examples", example_labels=[p.stem for p in examples]
-        )
+        label = "Examples (they open in the Upload tab)" if sketch_first else "Examples"
+        gr.Examples([[str(p)] for p in examples], inputs=image, label=label, example_labels=[p.stem for p in examples])
     confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
     if confusion.is_file():
         with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -38,9 +39,11 @@ def feature_ranges(features: list[Feature], rows: np.ndarray) -> list[Feature]:
     return [
         feature.model_copy(
             update={
-                "minimum": float(np.round(rows[:, i].min(), 4)),
-                "maximum": float(np.round(rows[:, i].max(), 4)),
-                "default": float(np.round(np.median(rows[:, i]), 4)),
+                # 4 decimals, widened outward so training values stay inside; the 1e-6 slack absorbs float32
+                # error (5.9 is stored as 5.900000095367432 and must not become 5.9001)
+                "minimum": math.floor((float(rows[:, i].min()) + 1e-6) * 1e4) / 1e4,
+                "maximum": math.ceil((float(rows[:, i].max()) - 1e-6) * 1e4) / 1e4,
+                "default": round(float(np.median(rows[:, i])), 4),
             }
         )
         for i, feature in enumerate(features)
