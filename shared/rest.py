@@ -37,6 +37,7 @@ from shared.classifier import ImageClassifier
 from shared.constants import SERVER_NAME, SERVER_PORT
 from shared.errors import ArtifactError, InputError
 from shared.features import check_features
+from shared.metrics import metrics_app, observed, record_prediction, register_model
 from shared.regressor import TabularRegressor
 from shared.text_classifier import TextClassifier
 
@@ -447,6 +448,17 @@ def parse_predict_request(body: bytes, max_instances: int) -> tuple[list, bool]:
     return instances, columnar
 
 
+def observed_predict(model: RestModel, instances: list) -> list:
+    """`model.predict`, timed and counted in the Prometheus metrics (endpoint `rest`, class mix for classifiers)."""
+    with observed(model.name, "rest"):
+        predictions = model.predict(instances)
+    labels = getattr(getattr(model, "spec", None), "labels", None)
+    if labels:
+        for probabilities in predictions:
+            record_prediction(model.name, dict(zip(labels, probabilities, strict=True)))
+    return predictions
+
+
 def tf_serving_router(
     models: Mapping[str, RestModel], *, max_instances: int = MAX_INSTANCES, max_body_bytes: int = MAX_BODY_BYTES
 ) -> APIRouter:
@@ -464,7 +476,7 @@ def tf_serving_router(
                 return JSONResponse({"model_spec": spec, "metadata": model.metadata()})
             body = await read_body(request, max_body_bytes)
             instances, columnar = await run_in_threadpool(parse_predict_request, body, max_instances)
-            predictions = await run_in_threadpool(model.predict, instances)
+            predictions = await run_in_threadpool(observed_predict, model, instances)
             return JSONResponse({"outputs" if columnar else "predictions": predictions})
         except Refusal as refusal:
             return error_response(refusal.status_code, refusal.message)
@@ -517,6 +529,10 @@ def space_app(demo: gr.Blocks, models: Mapping[str, RestModel], *, max_file_size
 
     app = FastAPI(title=demo.title or "Spacesuite", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(tf_serving_router(models))
+    app.mount("/metrics", metrics_app())  # Prometheus; the mount answers /metrics/ (and /metrics redirects)
+    for model in models.values():
+        if hasattr(model, "spec"):
+            register_model(model.spec)
     return gr.mount_gradio_app(app, demo, path="/", max_file_size=max_file_size or MAX_UPLOAD)
 
 

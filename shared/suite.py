@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from shared.artifact import SPEC_FILE, ModelSpec
+from shared.metrics import metrics_app
 from shared.rest import RestModel, load_rest_models, tf_serving_router
 from shared.ui import MAX_UPLOAD
 
@@ -80,6 +81,7 @@ def build_suite(bundles_dir: Path) -> FastAPI:
                 raise ValueError(f"two Spaces carry a model named {name}")
             models[name] = model
     app.include_router(tf_serving_router(models))  # every model's REST API at /v1/models/<model>
+    app.mount("/metrics", metrics_app())  # Prometheus, for every Space of this process
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

@@ -17,6 +17,7 @@ from shared.artifact import Feature, ModelSpec
 from shared.classifier import ImageClassifier, Prediction
 from shared.errors import InputError
 from shared.images import MAX_PIXELS, READABLE_FORMATS
+from shared.metrics import observed, record_prediction, register_model
 from shared.regressor import TabularRegressor
 from shared.sklearn_classifier import TabularClassifier
 from shared.text import MAX_CHARS
@@ -63,6 +64,25 @@ def user_errors(function: F) -> F:
             raise gr.Error("Something went wrong on our side; the error was logged.", print_exception=False) from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def monitored(model: str, endpoint: str) -> Callable[[F], F]:
+    """Time and count each call in the Prometheus metrics (outcome, latency; the class mix when the answer's
+    first part is {label: probability}). Put it under `user_errors`, which turns InputError into gr.Error."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with observed(model, endpoint):
+                result = function(*args, **kwargs)
+            first = result[0] if isinstance(result, list | tuple) else result
+            if isinstance(first, dict):
+                record_prediction(model, first)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class ImageUpload(gr.Image):
@@ -115,12 +135,17 @@ def image_classifier_panel(
     chart_rows = (lambda confidences: [probability_chart(confidences)]) if chart else (lambda confidences: [])
     kind = "digit" if classifier.spec.input.framing == "digit" else "hand sign"
 
+    name = classifier.spec.name
+    register_model(classifier.spec)
+
     @user_errors
+    @monitored(name, api_name)
     def predict(image_path: str | None) -> list[Any]:
         confidences, view = _answer(classifier.classify(image_path))
         return [confidences, *chart_rows(confidences), view]
 
     @user_errors
+    @monitored(name, f"{api_name}_sketch")
     def predict_sketch(editor: dict | None) -> list[Any]:
         composite = (editor or {}).get("composite")
         if composite is None:
@@ -216,7 +241,10 @@ def regression_form_panel(
     target = regressor.spec.target
     assert target is not None  # a TabularRegressor always has one
 
+    register_model(regressor.spec)
+
     @user_errors
+    @monitored(regressor.spec.name, api_name)
     def predict(*values: float | None) -> str:
         value = regressor.predict(list(values))
         return f"### {target.label}: **{format_amount(value, target.unit)}**"
@@ -259,7 +287,10 @@ def classification_form_panel(
     """Checkboxes for yes/no features, numbers (unit, accepted range, default) for measurements, and
     the class with its probability. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
 
+    register_model(classifier.spec)
+
     @user_errors
+    @monitored(classifier.spec.name, api_name)
     def predict(*values: float | bool | None) -> dict[str, float]:
         return classifier.predict_proba(list(values))
 
@@ -286,7 +317,10 @@ def text_classifier_panel(
     """A text box, the probability of every class (label and bar chart), the words the model read, and
     examples. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
 
+    register_model(classifier.spec)
+
     @user_errors
+    @monitored(classifier.spec.name, api_name)
     def predict(text: str | None) -> tuple[dict[str, float], pd.DataFrame, str]:
         prediction = classifier.classify(text)
         for note in prediction.notes:

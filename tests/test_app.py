@@ -113,3 +113,7 @@ def test_suite_serves_every_space_an_index_and_rest(bundle_dir: Path) -> None:
             assert status["model_version_status"][0]["state"] == "AVAILABLE", model
         reply = httpx.post(f"{base}/v1/models/emotion:predict", json={"instances": ["i feel so happy today"]})
         assert reply.status_code == 200 and len(reply.json()["predictions"][0]) == 6
+        metrics = httpx.get(f"{base}/metrics/", timeout=10).text  # the page call and the REST call, counted
+        assert 'spacesuite_requests_total{endpoint="predict",model="sign-language",outcome="ok"}' in metrics
+        assert 'spacesuite_requests_total{endpoint="rest",model="emotion",outcome="ok"}' in metrics
+        assert 'spacesuite_model_info{data_source="sample",model="gender"' in metrics

@@ -26,7 +26,16 @@ from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
 from training.train import load_splits
 
 # What a Space imports at run time; pinned to the versions the pipeline was tested with.
-RUNTIME_PACKAGES = ["gradio", "ai-edge-litert", "numpy", "pillow", "pydantic", "fastapi", "uvicorn"]
+RUNTIME_PACKAGES = [
+    "gradio",
+    "ai-edge-litert",
+    "numpy",
+    "pillow",
+    "pydantic",
+    "fastapi",
+    "uvicorn",
+    "prometheus-client",
+]
 SKLEARN_PACKAGES = ["scikit-learn", "skops"]  # Spaces carrying a skops model
 STEMMER_PACKAGES = ["snowballstemmer"]  # Spaces whose text model stems its words
 
