@@ -267,15 +267,15 @@ class TabularRestModel(SpecRestModel):
     def __init__(self, regressor: TabularRegressor) -> None:
         super().__init__(regressor.spec)
         self.regressor = regressor
+        self.features = regressor.features
 
     def input_tensor(self) -> tuple[str, list[int]]:
         """Float32 features, (batch, features)."""
-        return "DT_FLOAT", [-1, len(self.regressor.features)]
+        return "DT_FLOAT", [-1, len(self.features)]
 
     def predict_instance(self, instance: object) -> list:
         """`[value]` for one row of features, a list in order or an object by name."""
-        features = self.regressor.features
-        row = check_features(features, row_values(instance, [feature.name for feature in features]))
+        row = check_features(self.features, row_values(instance, [feature.name for feature in self.features]))
         return float32_values(self.regressor.predictor.predict(row)[0])
 
 
@@ -310,11 +310,11 @@ class TabularClassifierRestModel(TabularRestModel):
     def __init__(self, classifier: TabularClassifier) -> None:
         SpecRestModel.__init__(self, classifier.spec)
         self.classifier = classifier
-        self.regressor = classifier  # type: ignore[assignment]  # `features` is all TabularRestModel reads
+        self.features = classifier.features
 
     def predict_instance(self, instance: object) -> list:
         """Class probabilities for one row of features, a list in order or an object by name."""
-        names = [feature.name for feature in self.classifier.features]
+        names = [feature.name for feature in self.features]
         confidences = self.classifier.predict_proba(row_values(instance, names))
         return float32_values(np.array([confidences[label] for label in self.spec.labels]))
 

@@ -326,7 +326,7 @@ def text_classifier_panel(
         for note in prediction.notes:
             gr.Warning(note)
         known = classifier.vocabulary
-        words = " ".join(token if known.encode([token], 1)[0] > 1 else f"~~{token}~~" for token in prediction.tokens)
+        words = " ".join(token if known.known_share([token]) else f"~~{token}~~" for token in prediction.tokens)
         return prediction.confidences, probability_chart(prediction.confidences), words
 
     with gr.Row():

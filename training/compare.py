@@ -14,7 +14,7 @@ import numpy as np
 
 from shared.artifact import DataProvenance, ModelSpec, TabularInput
 from training import gender
-from training.evaluate import _write_pairs, classification_metrics, plot_confusion
+from training.evaluate import classification_metrics, plot_confusion, write_pairs
 from training.export import CLASS_INDICES, feature_ranges
 from training.io import read_json, write_json
 from training.params import GenderParams
@@ -112,7 +112,7 @@ def evaluate() -> dict:
         plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / f"confusion_{name}.png")
         if name == selection["selected"]:
             pairs = ((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
-            _write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
+            write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
             shutil.copy2(paths.plots / f"confusion_{name}.png", paths.plots / "confusion.png")
     best = selection["selected"]
     report = {**comparison[best], "selected": best, "candidates": comparison}

@@ -91,7 +91,8 @@ def predict(network, info: ModelInfo, rows: np.ndarray, batch_size: int = 256) -
     return output if info.is_classifier else output.reshape(-1)
 
 
-def _write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
+def write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
+    """Write (actual, predicted) rows under `header`: the CSV `dvc plots` reads."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -133,12 +134,12 @@ def main(name: str, bless: BlessParams | None = None) -> None:
     if info.is_classifier:
         labels = [str(label) for label in splits["labels"]]
         pairs = ((labels[a], labels[p]) for a, p in zip(y_test, test_output, strict=True))
-        _write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
+        write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
         plot_confusion(y_test, test_output, labels, paths.plots / "confusion.png")
         summary = f"test accuracy {report['test']['accuracy']:.4f}, macro F1 {report['test']['f1_macro']:.4f}"
     else:
         pairs = ((f"{a:.4f}", f"{p:.4f}") for a, p in zip(y_test, test_output, strict=True))
-        _write_pairs(paths.plots / "predictions.csv", ("actual", "predicted"), pairs)
+        write_pairs(paths.plots / "predictions.csv", ("actual", "predicted"), pairs)
         plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", "$100,000")
         summary = f"test RMSE {report['test']['rmse']:.4f}, R² {report['test']['r2']:.4f}"
     print(f"evaluate {name}: {summary} on {report['test']['rows']} rows")

@@ -62,7 +62,7 @@ def model_input(
         rows = np.concatenate([splits["x_train"], splits["x_val"]])
         return TabularInput(features=feature_ranges(housing.FEATURES, rows))
     _, height, width, _ = network.inputs[0].shape
-    framing = "digit" if name == "digits" else "center-crop"
+    framing = info.framing
     steps = "frame like MNIST (bounding box to 20×20, centre of mass centred)" if framing == "digit" else "center crop"
     color = "gray" if info.channels == 1 else "RGB"
     return ImageInput(

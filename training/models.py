@@ -22,6 +22,7 @@ class ModelInfo:
     task: Literal["image-classification", "regression", "tabular-classification", "text-classification"]
     channels: int = 0  # image models: 1 (gray) or 3 (RGB); 0: tabular
     framework: Literal["keras", "sklearn"] = "keras"
+    framing: Literal["center-crop", "digit"] = "center-crop"  # image models: how an upload is cropped
 
     @property
     def is_classifier(self) -> bool:
@@ -39,7 +40,7 @@ class ModelInfo:
 MODELS = {
     "sign-language": ModelInfo("sign-language", "image-classification", channels=1),
     "bird-species": ModelInfo("bird-species", "image-classification", channels=3),
-    "digits": ModelInfo("digits", "image-classification", channels=1),
+    "digits": ModelInfo("digits", "image-classification", channels=1, framing="digit"),
     "housing": ModelInfo("housing", "regression"),
     "gender": ModelInfo("gender", "tabular-classification", framework="sklearn"),
     "emotion": ModelInfo("emotion", "text-classification"),
