@@ -8,20 +8,24 @@ from pathlib import Path
 import numpy as np
 
 from shared.artifact import ImageInput, ModelSpec
+from shared.descriptors import image_descriptors
 from shared.errors import ArtifactError, InputError
 from shared.images import ImageSource, preprocess_image
 from shared.predictor import Predictor
+from shared.traffic import note_answer
 
 PREVIEW_SIDE = 140  # small model inputs are shown enlarged to about this many pixels
 
 
 @dataclass
 class Prediction:
-    """One answer: {label: probability}, the pixels the model saw, and notes for the user."""
+    """One answer: {label: probability}, the pixels the model saw, notes for the user, and the image's
+    descriptors (brightness, contrast) for the traffic log."""
 
     confidences: dict[str, float]
     model_view: np.ndarray
     notes: list[str] = field(default_factory=list)
+    descriptors: dict[str, float] = field(default_factory=dict)
 
     @property
     def top(self) -> tuple[str, float]:
@@ -62,8 +66,11 @@ class ImageClassifier:
         if float(inputs.std()) < 1e-3:
             raise InputError("The image is a single flat color: there is nothing to recognise.")
         probabilities = self.predictor.predict(inputs)[0]
+        confidences = self.predictor.confidences(probabilities)
+        descriptors = image_descriptors(inputs)
+        note_answer(self.spec, descriptors, confidences=confidences, pixels=inputs[0])
         pixels = (inputs[0] * 255).round().astype(np.uint8)
         pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
         scale = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
         view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-        return Prediction(self.predictor.confidences(probabilities), view, decoded.notes)
+        return Prediction(confidences, view, decoded.notes, descriptors)

@@ -1,5 +1,8 @@
 """Prometheus metrics a Space exports at `/metrics`: requests by outcome, latency, class mix, confidence and
-which model answers. One registry per process (a Space, or the local suite of every Space)."""
+which model answers. One registry per process (a Space, or the local suite of every Space).
+
+`observed` wraps every request (page and REST): it feeds these metrics and appends the request to the traffic
+log (`shared.traffic`) before the answer leaves the app."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info, make_
 
 from shared.artifact import ModelSpec
 from shared.errors import InputError
+from shared.traffic import collecting, log_request
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -55,18 +59,25 @@ def record_prediction(model: str, confidences: dict[str, float]) -> None:
 
 @contextmanager
 def observed(model: str, endpoint: str) -> Iterator[None]:
-    """Time one request and count its outcome: ok, input_error (the user's) or error (ours)."""
+    """Time one request, count its outcome (ok, input_error: the user's, or error: ours) and append it to the
+    traffic log with the answers the model code noted (`shared.traffic.note_answer`)."""
     start = time.perf_counter()
-    outcome = "error"
-    try:
-        yield
-        outcome = "ok"
-    except InputError:
-        outcome = "input_error"
-        raise
-    finally:
-        LATENCY.labels(model=model, endpoint=endpoint).observe(time.perf_counter() - start)
-        REQUESTS.labels(model=model, endpoint=endpoint, outcome=outcome).inc()
+    outcome, error = "error", ""
+    with collecting() as answers:
+        try:
+            yield
+            outcome = "ok"
+        except InputError as refusal:
+            outcome, error = "input_error", str(refusal)
+            raise
+        except Exception as failure:
+            error = type(failure).__name__  # the details go to the server log, not the traffic log
+            raise
+        finally:
+            latency = time.perf_counter() - start
+            LATENCY.labels(model=model, endpoint=endpoint).observe(latency)
+            REQUESTS.labels(model=model, endpoint=endpoint, outcome=outcome).inc()
+            log_request(model, endpoint, outcome, latency, answers if outcome == "ok" else [], error)
 
 
 def metrics_app():

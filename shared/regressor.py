@@ -6,9 +6,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.descriptors import row_descriptors
 from shared.errors import ArtifactError
 from shared.features import check_features
 from shared.predictor import Predictor
+from shared.traffic import note_answer
 
 
 class TabularRegressor:
@@ -48,4 +50,6 @@ class TabularRegressor:
             values = [values.get(feature.name) for feature in self.features]
         row = check_features(self.features, values)
         assert self.spec.target is not None
-        return float(self.predictor.predict(row).reshape(-1)[0]) * self.spec.target.scale
+        value = float(self.predictor.predict(row).reshape(-1)[0])
+        note_answer(self.spec, row_descriptors(self.features, row), value=value)
+        return value * self.spec.target.scale

@@ -35,11 +35,14 @@ from fastapi.responses import JSONResponse
 from shared.artifact import SPEC_FILE, ImageInput, ModelSpec
 from shared.classifier import ImageClassifier
 from shared.constants import SERVER_NAME, SERVER_PORT
+from shared.descriptors import image_descriptors, row_descriptors
 from shared.errors import ArtifactError, InputError
 from shared.features import check_features
 from shared.metrics import metrics_app, observed, record_prediction, register_model
 from shared.regressor import TabularRegressor
 from shared.text_classifier import TextClassifier
+from shared.traffic import configure as configure_traffic
+from shared.traffic import note_answer
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -226,7 +229,10 @@ class ImageRestModel(SpecRestModel):
             return float32_values(np.array([confidences[label] for label in self.spec.labels]))
         if isinstance(instance, list):
             pixels = pixel_tensor(instance, self.shape)
-            return float32_values(self.classifier.predictor.predict(pixels[np.newaxis])[0])
+            probabilities = self.classifier.predictor.predict(pixels[np.newaxis])[0]
+            confidences = self.classifier.predictor.confidences(probabilities)
+            note_answer(self.spec, image_descriptors(pixels), confidences=confidences, pixels=pixels)
+            return float32_values(probabilities)
         raise InputError(
             'An image instance is {"b64": "<base64 of an image file>"} '
             f"or a {'×'.join(map(str, self.shape))} nested list of numbers in [0, 1]."
@@ -276,7 +282,9 @@ class TabularRestModel(SpecRestModel):
     def predict_instance(self, instance: object) -> list:
         """`[value]` for one row of features, a list in order or an object by name."""
         row = check_features(self.features, row_values(instance, [feature.name for feature in self.features]))
-        return float32_values(self.regressor.predictor.predict(row)[0])
+        prediction = self.regressor.predictor.predict(row)[0]
+        note_answer(self.spec, row_descriptors(self.features, row), value=float(prediction.reshape(-1)[0]))
+        return float32_values(prediction)
 
 
 class TextRestModel(SpecRestModel):
@@ -543,7 +551,12 @@ def serve_space(
     host: str = SERVER_NAME,
     port: int = SERVER_PORT,
     max_file_size: str | int | None = None,
+    space: str | None = None,
 ) -> None:
-    """Serve a Space's page and its models' REST API with uvicorn until stopped (a Space's `__main__`)."""
+    """Serve a Space's page and its models' REST API with uvicorn until stopped (a Space's `__main__`).
+
+    `space` names the Space in the traffic log (`SPACE_ID` wins on the Hub)."""
+    log = configure_traffic(space)
     print(f"Serving on http://{host}:{port}/ and TF Serving's REST API at /v1/models/<{'|'.join(models)}>")
+    print(f"Traffic log: {log.path if log else 'off (SPACESUITE_TRAFFIC_DIR=off)'}")
     uvicorn.run(space_app(demo, models, max_file_size=max_file_size), host=host, port=port, log_level="warning")

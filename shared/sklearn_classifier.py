@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.descriptors import row_descriptors
 from shared.errors import ArtifactError
 from shared.features import check_features
+from shared.traffic import note_answer
 
 # Every type a model file may contain. skops refuses anything else, so a tampered file cannot run code.
 TRUSTED_TYPES = frozenset(
@@ -81,4 +83,6 @@ class TabularClassifier:
             values = [values.get(feature.name) for feature in self.features]
         row = check_features(self.features, values)
         probabilities = np.asarray(self.model.predict_proba(row))[0]
-        return {label: float(p) for label, p in zip(self.spec.labels, probabilities, strict=True)}
+        confidences = {label: float(p) for label, p in zip(self.spec.labels, probabilities, strict=True)}
+        note_answer(self.spec, row_descriptors(self.features, row), confidences=confidences)
+        return confidences

@@ -6,18 +6,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.artifact import ModelSpec, TextInput
+from shared.descriptors import text_descriptors
 from shared.errors import ArtifactError, InputError
 from shared.predictor import Predictor
 from shared.text import Vocabulary, preprocess
+from shared.traffic import note_answer
 
 
 @dataclass
 class TextPrediction:
-    """One answer: {label: probability}, the tokens the model read, and notes for the user."""
+    """One answer: {label: probability}, the tokens the model read, notes for the user, and the text's
+    descriptors (characters, words, known share) for the traffic log."""
 
     confidences: dict[str, float]
     tokens: list[str]
     notes: list[str] = field(default_factory=list)
+    descriptors: dict[str, float] = field(default_factory=dict)
 
 
 class TextClassifier:
@@ -62,4 +66,7 @@ class TextClassifier:
         if len(tokens) > spec_input.sequence_length:
             notes.append(f"Only the first {spec_input.sequence_length} words were read.")
         probabilities = self.predictor.predict(ids)[0]
-        return TextPrediction(self.predictor.confidences(probabilities), tokens, notes)
+        confidences = self.predictor.confidences(probabilities)
+        descriptors = text_descriptors(str(text), tokens, self.vocabulary)
+        note_answer(self.spec, {"text": str(text), **descriptors}, confidences=confidences)
+        return TextPrediction(confidences, tokens, notes, descriptors)

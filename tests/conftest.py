@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ from gradio_client import Client
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# Spaces started by tests (in this process or as subprocesses) log their traffic here, not into the checkout.
+os.environ.setdefault("SPACESUITE_TRAFFIC_DIR", tempfile.mkdtemp(prefix="spacesuite-traffic-"))
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -57,11 +60,14 @@ TINY_PARAMS = {
         "train": {"epochs": 3},
         "parity": {"max_abs_diff_quantized": 0.5},
     },
+    "drift": {"reference_rows": 400, "synthetic_rows": 400, "seeds": 2, "min_traffic_rows": 100},
 }
 
 
-def run(command: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[str]:
-    """Run a command with the test environment's tools first on PATH; capture its output as text."""
+def run(
+    command: list[str], cwd: Path, *, env_extra: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with the test environment's tools first on PATH (and `env_extra`); capture its output as text."""
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -71,6 +77,7 @@ def run(command: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess[
         "GIT_AUTHOR_EMAIL": "test@example.invalid",
         "GIT_COMMITTER_NAME": "test",
         "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        **(env_extra or {}),
     }
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False, **kwargs)
 

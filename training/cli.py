@@ -198,6 +198,48 @@ def bundle(space: Space) -> None:
 
 @app.command()
 @_known_errors
+def drift(
+    models: Annotated[list[str] | None, typer.Argument(help="models to check (default: all)")] = None,
+    traffic: Annotated[
+        Path | None, typer.Option(help="folder of traffic logs (*.jsonl) to check too; drift there exits 1")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="reports folder (default build/drift)")] = None,
+    metrics: Annotated[Path | None, typer.Option(help="metrics JSON (default metrics/drift.json)")] = None,
+) -> None:
+    """Drift job: SDV synthetic traffic with injected shifts, Evidently reports, and (with --traffic) real traffic.
+
+    Exit status 1 when real traffic has drifted, after an alert to DISCORD_WEBHOOK_URL (or the log).
+    """
+    from training import drift as job
+    from training.alerts import send_alert
+
+    chosen = [model_info(model).name for model in (models or MODELS)]
+    if traffic is not None and not traffic.is_dir():
+        raise FileNotFoundError(f"no traffic folder {traffic}")
+    params = load_params()
+    out = out or job.DRIFT_DIR
+    verdicts, figures = job.run(
+        chosen,
+        params.drift,
+        seed=params.base.seed,
+        out=out,
+        metrics_path=metrics or job.DRIFT_METRICS,
+        traffic=traffic,
+        progress=err.print,
+    )
+    overall = figures["all"]
+    err.print(
+        f"detection rate {overall['detection_rate']:.0%}, false alarms {overall['false_alarm_rate']:.0%}; "
+        f"summary: {out / 'summary.md'}"
+    )
+    if any(v.drift for v in verdicts if v.scenario == job.TRAFFIC):
+        send_alert(job.alert_text(verdicts, out))
+        err.print("[bold red]drift in live traffic[/] (alert sent; see the summary)")
+        raise typer.Exit(1)
+
+
+@app.command()
+@_known_errors
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = constants.SERVER_NAME,
     port: Annotated[int, typer.Option(help="port to listen on")] = constants.SERVER_PORT,
@@ -207,9 +249,12 @@ def serve(
     import uvicorn
 
     from shared.suite import build_suite
+    from shared.traffic import configure
 
     suite = build_suite(bundles)
+    log = configure("suite")
     err.print(f"Spacesuite on http://{host}:{port}/ (Ctrl+C to stop)")
+    err.print(f"Traffic log: {log.path if log else 'off'}; Prometheus metrics at http://{host}:{port}/metrics/")
     uvicorn.run(suite, host=host, port=port, log_level="warning")
 
 

@@ -29,4 +29,4 @@ def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
 
 
 if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
-    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD)
+    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD, space=HERE.name)

@@ -1,0 +1,186 @@
+"""The traffic log: what a record holds, what it keeps, and that no answered request is lost to `kill -9`."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import free_port, running_space
+
+from shared import traffic
+from shared.artifact import DataProvenance, ImageInput, ModelSpec
+from shared.errors import InputError
+from shared.metrics import observed
+from shared.traffic import TrafficLog, note_answer, push_interval, read_records, start_hub_push
+
+SPEC = ModelSpec(
+    name="unit-model",
+    version=2,
+    task="image-classification",
+    labels=["a", "b"],
+    input=ImageInput(height=4, width=4),
+    files={},
+    data=DataProvenance(source="sample", description="test"),
+)
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Iterator[Path]:
+    """This process's traffic log, pointed at a fresh folder for one test (and back to the session's after)."""
+    folder = tmp_path / "traffic"
+    traffic.configure("unit-space", environ={"SPACESUITE_TRAFFIC_DIR": str(folder)})
+    yield folder
+    traffic.configure()
+
+
+def test_a_request_is_one_record_with_inputs_prediction_and_latency(log_dir: Path) -> None:
+    pixels = np.full((4, 4, 1), 0.25, dtype=np.float32)
+    with observed("unit-model", "predict"):
+        note_answer(SPEC, {"brightness": 0.25, "contrast": 0.0}, confidences={"a": 0.3, "b": 0.7}, pixels=pixels)
+    with pytest.raises(InputError), observed("unit-model", "predict"):
+        raise InputError("The image is a single flat color.")
+    note_answer(SPEC, {"brightness": 1.0}, confidences={"a": 1.0, "b": 0.0})  # outside a request: not logged
+
+    records, unreadable = read_records(log_dir)
+    assert unreadable == 0
+    assert len(records) == 2
+    answer, refusal = records
+    assert answer["space"] == "unit-space"
+    assert answer["model"] == "unit-model" and answer["version"] == 2 and answer["endpoint"] == "predict"
+    assert answer["outcome"] == "ok" and answer["prediction"] == "b" and answer["confidence"] == pytest.approx(0.7)
+    assert answer["inputs"] == {"brightness": 0.25, "contrast": 0.0}  # statistics, no pixels by default
+    assert answer["latency_ms"] >= 0 and answer["time"].endswith("+00:00")
+    assert refusal["outcome"] == "input_error" and "inputs" not in refusal
+    assert refusal["error"] == "The image is a single flat color."
+
+
+def test_keep_stats_drops_text_and_keep_images_adds_the_model_input(tmp_path: Path) -> None:
+    pixels = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4, 1)
+    answer = traffic.Answer("m", 1, {"text": "hi there", "characters": 8, "known_share": math.nan}, "joy", 0.9, pixels)
+    stats = TrafficLog(tmp_path, "s", keep="stats").records("predict", "ok", 0.01, [answer], model="m")[0]
+    assert "text" not in stats["inputs"] and stats["inputs"]["characters"] == 8
+    assert stats["inputs"]["known_share"] is None  # NaN is not JSON: written as null
+    safe = TrafficLog(tmp_path, "s").records("predict", "ok", 0.01, [answer], model="m")[0]
+    assert safe["inputs"]["text"] == "hi there" and "image_png" not in safe["inputs"]
+    images = TrafficLog(tmp_path, "s", keep="images").records("predict", "ok", 0.01, [answer], model="m")[0]
+    assert images["inputs"]["image_png"].startswith("iVBOR")  # base64 of the PNG signature
+    with pytest.raises(ValueError, match="SPACESUITE_TRAFFIC_KEEP"):
+        TrafficLog(tmp_path, "s", keep="raw")  # type: ignore[arg-type]
+
+
+def test_torn_lines_are_counted_not_fatal(tmp_path: Path) -> None:
+    log = TrafficLog(tmp_path, "s")
+    log.write([{"model": "m", "outcome": "ok"}, {"model": "other", "outcome": "ok"}])
+    log.close()
+    with log.path.open("a", encoding="utf-8") as handle:
+        handle.write('{"model": "m", "outc')  # a power cut mid-line
+    records, unreadable = read_records(tmp_path, "m")
+    assert [record["model"] for record in records] == ["m"] and unreadable == 1
+
+
+def test_logging_can_be_switched_off_and_the_hub_push_needs_a_repo(tmp_path: Path) -> None:
+    assert traffic.traffic_settings({"SPACESUITE_TRAFFIC_DIR": "off"})[0] is None
+    assert traffic.traffic_settings({})[0] == Path("traffic")
+    assert start_hub_push(tmp_path, {"HF_TOKEN": "hf_unused"}) is None  # no SPACESUITE_TRAFFIC_REPO: stays local
+    assert push_interval("5") == 5
+    for bad in ("4", "soon", "nan"):
+        with pytest.raises(ValueError, match="SPACESUITE_TRAFFIC_EVERY"):
+            push_interval(bad)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_page_logs_image_statistics_of_what_it_answered(bundle_dir: Path, log_dir: Path) -> None:
+    from gradio_client import handle_file
+
+    example = sorted((bundle_dir / "examples").glob("*.png"))[0]
+    with running_space(bundle_dir) as client:
+        label = client.predict(handle_file(str(example)), api_name="/predict")[0]["label"]
+    records, _ = read_records(log_dir, "sign-language")
+    assert len(records) == 1
+    record = records[0]
+    assert record["endpoint"] == "predict" and record["outcome"] == "ok" and record["prediction"] == label
+    assert set(record["inputs"]) == {"brightness", "contrast"}
+    assert 0 < record["inputs"]["brightness"] < 1
+
+
+def _post(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0  # the server was killed while this request was in flight
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_kill_9_loses_no_answered_request(spaces_dir: Path, tmp_path: Path) -> None:
+    """A burst of REST requests from 8 clients; the Space is killed with SIGKILL mid-burst. Every request that got
+    an answer (200 or 400) must have its record in the log."""
+    folder = tmp_path / "traffic"
+    port = free_port()
+    env = {
+        **os.environ,
+        "SPACESUITE_TRAFFIC_DIR": str(folder),
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    server_log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=spaces_dir / "gender", env=env, stdout=server_log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/v1/models/gender:predict"
+    try:
+        for _ in range(600):
+            if _post(url, b'{"instances": [[1, 12.0, 6.0, 1, 0, 1, 0]]}') == 200:
+                break
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            time.sleep(0.1)
+        answered = {"ok": 0, "input_error": 0}
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def client(index: int) -> None:
+            while not stop.is_set():
+                body = b'{"instances": [[1, 12.0, 6.0, 1, 0, 1, 0]]}' if index % 4 else b'{"instances": [[1, 99]]}'
+                status = _post(url, body)
+                if status == 0:
+                    return
+                with lock:
+                    answered["ok" if status == 200 else "input_error"] += 1
+
+        threads = [threading.Thread(target=client, args=(index,)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(2.0)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server_log.close()
+    records, unreadable = read_records(folder, "gender")
+    logged = {outcome: sum(record["outcome"] == outcome for record in records) for outcome in answered}
+    assert answered["ok"] > 50, answered  # the burst really ran
+    assert unreadable == 0
+    for outcome in answered:  # at most the 8 in-flight requests were logged but never answered
+        assert answered[outcome] <= logged[outcome] <= answered[outcome] + 8, (answered, logged)
+    assert all(json.dumps(record) for record in records)
