@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh machine (Python 3.11 + the package index are all it needs):
-#   .venv       the project with its train and dev extras, pinned by requirements/constraints.txt
+#   .venv       the project with its train, drift and dev extras, pinned by requirements/constraints.txt
 #   .venv-tfjs  the TF.js converter's own environment (tensorflowjs cannot install beside TF 2.21)
 # With --test also: the npm package for the TF.js check (tests/js) and Debian's chromium (screenshot test).
 # Safe to run again: it only installs what is missing or out of date.
@@ -12,8 +12,10 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-echo "bootstrap: .venv (project, train and dev extras)"
-.venv/bin/pip install -q -c requirements/constraints.txt -e ".[train,dev]"
+echo "bootstrap: .venv (project, train, drift and dev extras)"
+.venv/bin/pip install -q -c requirements/constraints.txt -e ".[train,drift,dev]"
+# SDV without ctgan/deepecho, which would pull in torch (GBs) for synthesizers the drift job does not use by default
+.venv/bin/pip install -q --no-deps -c requirements/constraints.txt "sdv==2.0.0"
 
 [ -x .venv-tfjs/bin/python ] || "$PYTHON" -m venv .venv-tfjs
 if ! cmp -s requirements/tfjs.txt .venv-tfjs/.installed 2>/dev/null; then

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PARAMS_FILE = Path("params.yaml")
+NOT_MODELS = ("base", "drift", "spaces")  # the sections of params.yaml that are not a model's
 
 
 class _Strict(BaseModel):
@@ -292,6 +293,34 @@ class SpaceParams(_Strict):
 ModelParams = SignLanguageParams | BirdSpeciesParams | DigitsParams | HousingParams | GenderParams | EmotionParams
 
 
+class ShiftParams(_Strict):
+    """How strong each injected shift of the drift job is."""
+
+    mean_shift_std: float = Field(1.0, gt=0, description="a measurement's mean moves by this many standard deviations")
+    flip_share: float = Field(0.5, gt=0, le=1, description="share of rows whose yes/no feature turns from 0 to 1")
+    prior_share: float = Field(0.8, gt=0, lt=1, description="share of rows the rarest predicted class takes")
+    length_factor: float = Field(2.0, gt=1, description="texts become this many times longer")
+
+
+class DriftParams(_Strict):
+    """The drift job: an SDV synthesizer on each model's reference data, injected shifts, Evidently reports."""
+
+    synthesizer: Literal["gaussian_copula", "ctgan", "tvae", "copula_gan"] = "gaussian_copula"
+    distribution: Literal["auto", "beta", "truncnorm", "norm", "gamma", "uniform", "gaussian_kde"] = Field(
+        "auto", description="the copula's marginals; auto: gaussian_kde up to 500 reference rows, beta above"
+    )
+    reference_rows: int = Field(2000, ge=50, description="reference rows drawn from the ingested data")
+    synthetic_rows: int = Field(2000, ge=50, description="rows of synthetic traffic per scenario")
+    seeds: int = Field(3, ge=1, le=50, description="each scenario runs with this many seeds")
+    num_method: str = "wasserstein"
+    cat_method: str = "jensenshannon"
+    num_threshold: float = Field(0.2, gt=0)
+    cat_threshold: float = Field(0.1, gt=0)
+    min_traffic_rows: int = Field(200, ge=10, description="logged answers a model needs before its traffic is checked")
+    html: bool = True
+    shifts: ShiftParams = ShiftParams()
+
+
 class Params(_Strict):
     """The whole params.yaml."""
 
@@ -302,19 +331,20 @@ class Params(_Strict):
     housing: HousingParams
     gender: GenderParams
     emotion: EmotionParams
+    drift: DriftParams = DriftParams()
     spaces: dict[str, SpaceParams]
 
     @model_validator(mode="after")
     def _spaces_name_known_models(self) -> Params:
         for space, section in self.spaces.items():
             for model in section.models:
-                if model.replace("-", "_") not in type(self).model_fields or model in ("base", "spaces"):
+                if model.replace("-", "_") not in type(self).model_fields or model in NOT_MODELS:
                     raise ValueError(f"spaces.{space}.models names unknown model {model!r}")
         return self
 
     def model(self, name: str) -> ModelParams:
         """Return the section of one model by its pipeline name (``sign-language``, ``digits``)."""
-        section = getattr(self, name.replace("-", "_"), None) if name not in ("base", "spaces") else None
+        section = getattr(self, name.replace("-", "_"), None) if name not in NOT_MODELS else None
         if not isinstance(section, _ModelSection):
             raise KeyError(f"params.yaml has no section for model {name!r}")
         return section

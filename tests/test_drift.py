@@ -1,0 +1,165 @@
+"""The drift job: synthetic scenarios in the real pipeline run, real logged traffic, and the Discord alert."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY_PARAMS, free_port, run, serving
+
+from shared.artifact import ModelSpec
+from training.alerts import DISCORD_LIMIT, discord_payload, send_alert
+from training.drift import column_results
+from training.models import MODELS
+from training.synthetic import class_prior, flipped
+
+
+@contextmanager
+def webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A local stand-in for Discord's webhook endpoint on 127.0.0.1: yields its URL and the JSON bodies it got."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/webhooks/1/secret-token", received
+    finally:
+        server.shutdown()
+
+
+def test_alert_reaches_the_webhook_and_the_url_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="spacesuite.alerts")
+    with webhook() as (url, received):
+        assert send_alert("gender drifted: forehead_width_cm", {"DISCORD_WEBHOOK_URL": url})
+    assert received == [{"content": "gender drifted: forehead_width_cm", "allowed_mentions": {"parse": []}}]
+    assert not send_alert("no webhook configured", {})
+    assert "DISCORD_WEBHOOK_URL is not set" in caplog.text
+    closed = f"http://127.0.0.1:{free_port()}/api/webhooks/1/secret-token"
+    assert not send_alert("nobody listens", {"DISCORD_WEBHOOK_URL": closed})
+    assert "not delivered" in caplog.text and "secret-token" not in caplog.text
+    assert len(json.loads(discord_payload("x" * 5000))["content"]) == DISCORD_LIMIT
+
+
+def test_shifts_change_what_they_say() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"flag": ["0"] * 50 + ["1"] * 50, "prediction": ["a"] * 90 + ["b"] * 10})
+    frame["flag"] = frame["flag"].astype(int)
+    assert flipped("flag", 0.5)(frame, rng)["flag"].mean() == pytest.approx(0.75)  # half the zeros became ones
+    assert (class_prior(0.8)(frame, rng)["prediction"] == "b").mean() == pytest.approx(0.8)
+
+
+def test_column_results_read_failed_tests_from_an_evidently_snapshot() -> None:
+    snapshot = {
+        "metrics": [
+            {"id": "m1", "config": {"type": "evidently:metric_v2:ValueDrift", "column": "a"}, "value": 0.5},
+            {"id": "m2", "config": {"type": "evidently:metric_v2:ValueDrift", "column": "b"}, "value": 0.01},
+            {"id": "m0", "config": {"type": "evidently:metric_v2:DriftedColumnsCount"}, "value": {"count": 1}},
+        ],
+        "tests": [
+            {"metric_config": {"metric_id": "m1"}, "status": "FAIL"},
+            {"metric_config": {"metric_id": "m2"}, "status": "SUCCESS"},
+            {"metric_config": {"metric_id": "m0"}, "status": "FAIL"},
+        ],
+    }
+    assert column_results(snapshot) == ({"a": 0.5, "b": 0.01}, ["a"])
+
+
+@pytest.mark.slow
+def test_the_pipeline_drift_stage_flags_every_injected_shift(tiny_repo: Path) -> None:
+    metrics = json.loads((tiny_repo / "metrics" / "drift.json").read_text())
+    seeds = TINY_PARAMS["drift"]["seeds"]
+    for model in MODELS:
+        assert metrics[model]["detection_rate"] == 1.0, (model, metrics[model])
+        assert metrics[model]["no_shift_runs"] == seeds
+    runs = pd.read_csv(tiny_repo / "build" / "drift" / "summary.csv")
+    for model, scenario in runs[runs["seed"] == 0][["model", "scenario"]].itertuples(index=False):
+        report = tiny_repo / "build" / "drift" / model / f"{scenario}.json"
+        assert report.is_file(), report
+        assert report.with_suffix(".html").stat().st_size > 100_000  # Evidently's self-contained page
+    assert set(runs["model"]) == set(MODELS) and len(set(runs["scenario"])) >= 6
+    assert metrics["all"]["false_alarm_rate"] <= 0.25, metrics  # tiny references (40 birds) are noisy
+    summary = (tiny_repo / "build" / "drift" / "summary.md").read_text()
+    assert all(f"| {model} | no_shift |" in summary for model in MODELS)
+
+
+def _gender_rows(repo: Path, spec: ModelSpec) -> np.ndarray:
+    """The ingested rows as a form would send them (the CSV's decimals, not float32's), inside the accepted ranges."""
+    with np.load(repo / "build" / "gender" / "ingest" / "dataset.npz") as dataset:
+        rows = dataset["x"].astype(float).round(4)
+    features = spec.input.features  # type: ignore[union-attr]
+    low, high = np.array([f.minimum for f in features]), np.array([f.maximum for f in features])
+    return rows[np.all((rows >= low) & (rows <= high), axis=1)]
+
+
+def _send(url: str, rows: np.ndarray) -> None:
+    import httpx
+
+    for start in range(0, len(rows), 50):
+        instances = rows[start : start + 50].tolist()
+        response = httpx.post(f"{url}/v1/models/gender:predict", json={"instances": instances}, timeout=30)
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_drift_in_real_traffic_alerts_and_fails_the_job(tiny_repo: Path, tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    from shared import traffic
+    from shared.rest import load_rest_models, tf_serving_router
+
+    spec = ModelSpec.load(tiny_repo / "build" / "gender" / "export")
+    rows = _gender_rows(tiny_repo, spec)
+    width = [feature.name for feature in spec.input.features].index("forehead_width_cm")  # type: ignore[union-attr]
+    maximum = spec.input.features[width].maximum  # type: ignore[union-attr]
+    shifted = rows.copy()
+    shifted[:, width] = np.minimum(shifted[:, width] + shifted[:, width].std(), maximum)
+
+    app = FastAPI()
+    app.include_router(tf_serving_router(load_rest_models(tiny_repo / "dist" / "spaces" / "gender" / "model")))
+    logs = {}
+    try:
+        with serving(app) as url:
+            for name, traffic_rows in (("like_reference", rows), ("shifted", shifted)):
+                logs[name] = tmp_path / name
+                traffic.configure("gender", environ={"SPACESUITE_TRAFFIC_DIR": str(logs[name])})
+                _send(url, traffic_rows)
+    finally:
+        traffic.configure()
+
+    quiet_run = ["spacesuite", "drift", "gender", "--traffic", str(logs["like_reference"]), "--out", "q"]
+    quiet = run([*quiet_run, "--metrics", "q/m.json"], tiny_repo)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "| gender | traffic | - | no drift |" in (tiny_repo / "q" / "summary.md").read_text()
+
+    with webhook() as (hook, received):
+        loud = run(
+            ["spacesuite", "drift", "gender", "--traffic", str(logs["shifted"]), "--out", "l", "--metrics", "l/m.json"],
+            tiny_repo,
+            env_extra={"DISCORD_WEBHOOK_URL": hook},
+        )
+    assert loud.returncode == 1, loud.stdout + loud.stderr
+    assert "drift in live traffic" in loud.stderr and hook not in loud.stderr + loud.stdout
+    assert len(received) == 1 and "gender: forehead_width_cm" in received[0]["content"]
+    assert (tiny_repo / "l" / "gender" / "traffic.html").is_file()
+    figures = json.loads((tiny_repo / "l" / "m.json").read_text())
+    assert figures["gender"]["traffic"]["used"] == len(rows) and figures["gender"]["traffic"]["drift"] is True

@@ -1,0 +1,371 @@
+"""The drift job: is traffic still like the data each model learned from?
+
+For every model: describe reference rows of its ingested data with the Space's own code (`shared.descriptors`,
+through the same classes that serve requests), fit an SDV synthesizer on them, sample synthetic traffic for each
+scenario (no shift and injected shifts, several seeds) and compare each with the reference in an Evidently
+data-drift report. The detection rate (injected shifts flagged) and the false-alarm rate (no-shift flagged) go to
+the metrics. With `traffic`, the real logged answers (`shared.traffic`) are compared too; drift there sends an
+alert and makes the job fail.
+
+A model drifts when at least one column's Evidently drift test fails (score at or above its threshold).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shared.artifact import ImageInput, ModelSpec, TabularInput, TextInput
+from shared.descriptors import CONFIDENCE, CONFIDENCE_LOG_ODDS, PREDICTION, descriptor_columns, log_odds
+from shared.errors import InputError
+from shared.traffic import read_records
+from training.io import write_json
+from training.params import DriftParams
+from training.paths import BUILD_DIR, DemoPaths
+from training.synthetic import NO_SHIFT, Synthesizer, marginal_distribution, scenarios
+
+logger = logging.getLogger(__name__)
+DRIFT_DIR = BUILD_DIR / "drift"
+DRIFT_METRICS = Path("metrics") / "drift.json"
+TRAFFIC = "traffic"
+
+
+@dataclass
+class Verdict:
+    """One Evidently comparison: did it flag drift, which columns, every column's score, and (for an injected
+    shift) whether a shifted column was among those flagged."""
+
+    model: str
+    scenario: str
+    seed: int
+    rows: int
+    drift: bool
+    drifted: list[str]
+    scores: dict[str, float]
+    detected: bool | None = None
+
+    def row(self) -> dict[str, Any]:
+        """One line of the summary table."""
+        return {
+            "model": self.model,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "rows": self.rows,
+            "drift": self.drift,
+            "detected": self.detected,
+            "drifted_columns": " ".join(self.drifted),
+        }
+
+
+Describe = Callable[[Any], dict[str, Any]]
+
+
+def describer(spec: ModelSpec, folder: Path) -> Describe:
+    """A function from one raw reference row (image array, text, feature row) to the descriptors a Space logs
+    for it, computed by the Space's own classes (so reference and traffic are described alike)."""
+    if isinstance(spec.input, ImageInput):
+        from shared.classifier import ImageClassifier
+
+        image_classifier = ImageClassifier.from_artifact(folder)
+
+        def describe_image(raw: Any) -> dict[str, Any]:
+            prediction = image_classifier.classify(np.asarray(raw))
+            label, confidence = prediction.top
+            return {**prediction.descriptors, PREDICTION: label, CONFIDENCE: confidence}
+
+        return describe_image
+    if isinstance(spec.input, TextInput):
+        from shared.text_classifier import TextClassifier
+
+        text_classifier = TextClassifier.from_artifact(folder)
+
+        def describe_text(raw: Any) -> dict[str, Any]:
+            prediction = text_classifier.classify(str(raw))
+            label = max(prediction.confidences, key=prediction.confidences.__getitem__)
+            return {**prediction.descriptors, PREDICTION: label, CONFIDENCE: prediction.confidences[label]}
+
+        return describe_text
+    assert isinstance(spec.input, TabularInput)
+    names = [feature.name for feature in spec.input.features]
+    if spec.task == "tabular-classification":
+        from shared.sklearn_classifier import TabularClassifier
+
+        tabular_classifier = TabularClassifier.from_artifact(folder)
+
+        def describe_row(raw: Any) -> dict[str, Any]:
+            confidences = tabular_classifier.predict_proba([float(value) for value in raw])
+            label = max(confidences, key=confidences.__getitem__)
+            return {**dict(zip(names, map(float, raw), strict=True)), PREDICTION: label, CONFIDENCE: confidences[label]}
+
+        return describe_row
+    from shared.regressor import TabularRegressor
+
+    regressor = TabularRegressor.from_artifact(folder)
+    scale = spec.target.scale if spec.target else 1.0
+
+    def describe_value(raw: Any) -> dict[str, Any]:
+        value = regressor.predict([float(v) for v in raw]) / scale  # the log keeps the model's own units
+        return {**dict(zip(names, map(float, raw), strict=True)), PREDICTION: value}
+
+    return describe_value
+
+
+def reference_frame(model: str, rows: int, seed: int) -> tuple[pd.DataFrame, ModelSpec, int]:
+    """Descriptors of up to `rows` rows of the model's ingested data (a seeded draw), the model's spec, and how
+    many rows the Space itself would refuse (e.g. a flat image), which are left out."""
+    paths = DemoPaths(model)
+    spec = ModelSpec.load(paths.export)
+    with np.load(paths.dataset) as dataset:
+        inputs = dataset["x"]
+    chosen = np.sort(np.random.default_rng(seed).choice(len(inputs), size=min(rows, len(inputs)), replace=False))
+    describe = describer(spec, paths.export)
+    records, refused = [], 0
+    for index in chosen:
+        try:
+            records.append(describe(inputs[index]))
+        except InputError:
+            refused += 1
+    numerical, categorical = drift_columns(spec)
+    return typed(pd.DataFrame.from_records(records), numerical, categorical), spec, refused
+
+
+def drift_columns(spec: ModelSpec) -> tuple[list[str], list[str]]:
+    """(numerical, categorical) columns the job compares: the logged descriptors, with the confidence as log-odds.
+
+    Softmax confidences crowd just below 1 (median 0.999 for gender): there a copula's fitted marginals and a
+    Wasserstein distance normed by the spread both see noise as drift. On the log-odds scale they do not."""
+    numerical, categorical = descriptor_columns(spec)
+    return [CONFIDENCE_LOG_ODDS if column == CONFIDENCE else column for column in numerical], categorical
+
+
+def typed(frame: pd.DataFrame, numerical: list[str], categorical: list[str]) -> pd.DataFrame:
+    """The compared columns only: numbers as float, categories as text (the SDV and Evidently column types); a
+    logged `confidence` becomes `confidence_log_odds`."""
+    if CONFIDENCE_LOG_ODDS in numerical and CONFIDENCE_LOG_ODDS not in frame.columns and CONFIDENCE in frame.columns:
+        frame = frame.assign(**{CONFIDENCE_LOG_ODDS: log_odds(pd.to_numeric(frame[CONFIDENCE], errors="coerce"))})
+    missing = [column for column in numerical + categorical if column not in frame.columns]
+    if missing:
+        raise ValueError(f"descriptor columns missing: {', '.join(missing)}")
+    out = frame[numerical + categorical].copy()
+    for column in numerical:
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    for column in categorical:
+        values = out[column]
+        if pd.api.types.is_numeric_dtype(values):  # a yes/no feature logged as 0.0/1.0: one spelling for both
+            values = values.round().astype("Int64")
+        out[column] = values.astype(str)
+    return out
+
+
+def traffic_frame(folder: Path, spec: ModelSpec) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The model's logged answers (current version, outcome ok) as descriptors, and counts of what was left out."""
+    records, unreadable = read_records(folder, spec.name)
+    rows, other_version, refused, incomplete = [], 0, 0, 0
+    numerical, categorical = descriptor_columns(spec)
+    compared = drift_columns(spec)
+    for record in records:
+        if record.get("outcome") != "ok":
+            refused += 1
+            continue
+        if record.get("version") != spec.version:
+            other_version += 1
+            continue
+        row = {**(record.get("inputs") or {}), PREDICTION: record.get("prediction"), CONFIDENCE: record.get(CONFIDENCE)}
+        if any(row.get(column) is None for column in numerical + categorical):
+            incomplete += 1
+            continue
+        rows.append(row)
+    counts = {
+        "used": len(rows),
+        "unreadable_lines": unreadable,
+        "refused": refused,
+        "other_version": other_version,
+        "incomplete": incomplete,
+    }
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=numerical + categorical)
+    return typed(frame, *compared), counts
+
+
+def compare(
+    reference: pd.DataFrame, current: pd.DataFrame, numerical: list[str], categorical: list[str], params: DriftParams
+) -> tuple[bool, list[str], dict[str, float], Any]:
+    """An Evidently data-drift report of `current` against `reference`: (drift, drifted columns, scores, report)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    preset = DataDriftPreset(
+        num_method=params.num_method,
+        cat_method=params.cat_method,
+        num_threshold=params.num_threshold,
+        cat_threshold=params.cat_threshold,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant reference column (every word known) divides by 0
+        report = Report([preset], include_tests=True).run(
+            Dataset.from_pandas(current, data_definition=definition),
+            Dataset.from_pandas(reference, data_definition=definition),
+        )
+    scores, drifted = column_results(report.dict())
+    return bool(drifted), drifted, scores, report
+
+
+def column_results(snapshot: Mapping[str, Any]) -> tuple[dict[str, float], list[str]]:
+    """Each column's drift score, and the columns whose Evidently drift test failed, from `Snapshot.dict()`."""
+    columns: dict[str, str] = {}
+    scores: dict[str, float] = {}
+    for metric in snapshot.get("metrics", []):
+        config = metric.get("config", {})
+        if config.get("type", "").endswith(":ValueDrift"):
+            columns[metric["id"]] = config["column"]
+            scores[config["column"]] = float(metric["value"])
+    drifted = [
+        columns[test["metric_config"]["metric_id"]]
+        for test in snapshot.get("tests", [])
+        if test.get("metric_config", {}).get("metric_id") in columns and test.get("status") == "FAIL"
+    ]
+    return scores, sorted(set(drifted))
+
+
+def save_report(report: Any, folder: Path, name: str, html: bool) -> None:
+    """`<name>.json` (and `<name>.html`) of an Evidently report in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report.save_json(str(folder / f"{name}.json"))
+    if html:
+        report.save_html(str(folder / f"{name}.html"))
+
+
+def check_scenarios(
+    model: str, reference: pd.DataFrame, spec: ModelSpec, params: DriftParams, out: Path, seed: int
+) -> tuple[list[Verdict], float]:
+    """Fit the synthesizer on `reference`, run every scenario with `params.seeds` seeds; reports of seed 0 are
+    saved. Returns the verdicts and the synthesizer's fit time in seconds."""
+    numerical, categorical = drift_columns(spec)
+    start = time.perf_counter()
+    distribution = marginal_distribution(params.distribution, len(reference))
+    synthesizer = Synthesizer(params.synthesizer, reference, numerical, categorical, distribution=distribution)
+    fit_s = time.perf_counter() - start
+    verdicts = []
+    for index in range(params.seeds):
+        rng = np.random.default_rng([seed, index])
+        sample = typed(synthesizer.sample(params.synthetic_rows), numerical, categorical)
+        for scenario in scenarios(spec, reference, params.shifts):
+            current = typed(scenario.shift(sample, rng), numerical, categorical)
+            drift, drifted, scores, report = compare(reference, current, numerical, categorical, params)
+            detected = bool(set(scenario.columns) & set(drifted)) if scenario.injected else None
+            verdicts.append(Verdict(model, scenario.name, index, len(current), drift, drifted, scores, detected))
+            if index == 0:
+                save_report(report, out / model, scenario.name, params.html)
+    return verdicts, fit_s
+
+
+def rates(verdicts: list[Verdict]) -> dict[str, float]:
+    """Detection rate (injected-shift runs whose shifted column was flagged) and false-alarm rate (no-shift runs
+    flagged at all)."""
+    shifted = [bool(v.detected) for v in verdicts if v.detected is not None]
+    quiet = [v.drift for v in verdicts if v.scenario == NO_SHIFT]
+    return {
+        "detection_rate": float(np.mean(shifted)) if shifted else float("nan"),
+        "false_alarm_rate": float(np.mean(quiet)) if quiet else float("nan"),
+        "injected_runs": len(shifted),
+        "no_shift_runs": len(quiet),
+    }
+
+
+def summary_markdown(verdicts: list[Verdict], traffic_notes: Mapping[str, str]) -> str:
+    """A Markdown table: per model and scenario, runs flagged / runs, and the columns that drifted."""
+    frame = pd.DataFrame([verdict.row() for verdict in verdicts])
+    lines = ["| model | scenario | flagged | drifted columns |", "|---|---|---:|---|"]
+    if not frame.empty:
+        for (model, scenario), group in frame.groupby(["model", "scenario"], sort=False):
+            columns = sorted({c for cell in group["drifted_columns"] for c in cell.split()})
+            lines.append(
+                f"| {model} | {scenario} | {int(group['drift'].sum())}/{len(group)} | {', '.join(columns) or '-'} |"
+            )
+    for model, note in traffic_notes.items():
+        lines.append(f"| {model} | traffic | - | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    models: list[str],
+    params: DriftParams,
+    *,
+    seed: int,
+    out: Path = DRIFT_DIR,
+    metrics_path: Path = DRIFT_METRICS,
+    traffic: Path | None = None,
+    progress: Callable[[str], None] = print,
+) -> tuple[list[Verdict], dict[str, Any]]:
+    """The whole job for `models`: reports under `out`, summary (`summary.md`, `summary.csv`) and metrics JSON.
+
+    Returns every verdict and the metrics. Verdicts of real traffic have scenario `traffic`.
+    """
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts: list[Verdict] = []
+    metrics: dict[str, Any] = {}
+    traffic_notes: dict[str, str] = {}
+    for model in models:
+        start = time.perf_counter()
+        reference, spec, refused = reference_frame(model, params.reference_rows, seed)
+        model_verdicts, fit_s = check_scenarios(model, reference, spec, params, out, seed)
+        metrics[model] = {
+            **rates(model_verdicts),
+            "reference_rows": len(reference),
+            "reference_refused": refused,
+            "synthesizer_fit_s": round(fit_s, 3),
+        }
+        if traffic is not None:
+            live, counts = traffic_frame(traffic, spec)
+            metrics[model]["traffic"] = counts
+            if len(live) >= params.min_traffic_rows:
+                numerical, categorical = drift_columns(spec)
+                drift, drifted, scores, report = compare(reference, live, numerical, categorical, params)
+                save_report(report, out / model, TRAFFIC, params.html)
+                model_verdicts.append(Verdict(model, TRAFFIC, 0, len(live), drift, drifted, scores))
+                metrics[model]["traffic"]["drift"] = drift
+                traffic_notes[model] = ", ".join(drifted) if drift else "no drift"
+            else:
+                traffic_notes[model] = f"not checked: {len(live)} answers, fewer than {params.min_traffic_rows}"
+        verdicts.extend(model_verdicts)
+        flagged = ", ".join(sorted({v.scenario for v in model_verdicts if v.drift})) or "none"
+        progress(
+            f"drift {model}: {len(reference)} reference rows, {params.seeds} seed(s), "
+            f"flagged: {flagged} ({time.perf_counter() - start:.1f} s)"
+        )
+    all_rates = rates(verdicts)
+    metrics["all"] = {key: all_rates[key] for key in ("detection_rate", "false_alarm_rate")}
+    pd.DataFrame([v.row() for v in verdicts]).to_csv(out / "summary.csv", index=False)
+    (out / "summary.md").write_text(summary_markdown(verdicts, traffic_notes), encoding="utf-8")
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(metrics_path, _rounded(metrics))
+    return verdicts, metrics
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 4)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return value
+
+
+def alert_text(verdicts: list[Verdict], out: Path) -> str:
+    """The alert for drift in real traffic: which models and columns, with their scores, and where the reports are."""
+    lines = ["Spacesuite drift job: live traffic has drifted."]
+    for verdict in verdicts:
+        if verdict.scenario == TRAFFIC and verdict.drift:
+            columns = ", ".join(f"{c} ({verdict.scores.get(c, float('nan')):.2f})" for c in verdict.drifted)
+            lines.append(f"- {verdict.model}: {columns} over {verdict.rows:,} answers")
+    lines.append(f"Reports: {out}/<model>/traffic.html")
+    return "\n".join(lines)
