@@ -22,6 +22,7 @@ from shared.regressor import TabularRegressor
 from shared.sklearn_classifier import TabularClassifier
 from shared.text import MAX_CHARS
 from shared.text_classifier import TextClassifier
+from shared.traffic import traffic_settings
 
 logger = logging.getLogger(__name__)
 CONFUSION_IMAGE = "confusion.png"  # written into a model folder by the bundle stage (classifiers)
@@ -45,7 +46,24 @@ def model_note(spec: ModelSpec) -> str:
         parts.append(f"Typical error on test data (RMSE) **{error}**{held_out}.")
     if spec.data.source == "sample":
         parts.append("Its answers on real inputs mean little until it is retrained on real data.")
+    notice = logging_notice(spec.input.kind)
+    if notice:
+        parts.append(notice)
     return " ".join(parts)
+
+
+def logging_notice(input_kind: str) -> str:
+    """One sentence telling users what the traffic log keeps of their request ("" when logging is off)."""
+    folder, keep, _ = traffic_settings()
+    if folder is None:
+        return ""
+    kept = {
+        ("image", "images"): "the image as the model saw it",
+        ("image", "safe"): "the image's brightness and contrast (never the image)",
+        ("image", "stats"): "the image's brightness and contrast (never the image)",
+        ("text", "stats"): "the text's length and word count (not the text)",
+    }.get((input_kind, keep), "the text you typed" if input_kind == "text" else "the values you entered")
+    return f"_Each answer is logged with {kept} and the prediction, to watch for drift._"
 
 
 def user_errors(function: F) -> F:

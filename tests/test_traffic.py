@@ -184,3 +184,15 @@ def test_kill_9_loses_no_answered_request(spaces_dir: Path, tmp_path: Path) -> N
     for outcome in answered:  # at most the 8 in-flight requests were logged but never answered
         assert answered[outcome] <= logged[outcome] <= answered[outcome] + 8, (answered, logged)
     assert all(json.dumps(record) for record in records)
+
+
+def test_the_page_tells_users_what_is_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.ui import logging_notice
+
+    monkeypatch.setenv("SPACESUITE_TRAFFIC_DIR", "traffic")
+    assert "never the image" in logging_notice("image")
+    assert "the text you typed" in logging_notice("text")
+    monkeypatch.setenv("SPACESUITE_TRAFFIC_KEEP", "stats")
+    assert "not the text" in logging_notice("text")
+    monkeypatch.setenv("SPACESUITE_TRAFFIC_DIR", "off")
+    assert logging_notice("tabular") == ""
