@@ -240,6 +240,54 @@ def drift(
 
 @app.command()
 @_known_errors
+def deploy(
+    spaces: Annotated[list[str] | None, typer.Argument(help="Spaces to consider (default: all)")] = None,
+    since: Annotated[
+        str, typer.Option(help="git revision last deployed: Spaces whose bundle changed since")
+    ] = "HEAD~1",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be pushed and why; push nothing")] = False,
+    against: Annotated[str, typer.Option(help="the revision to deploy (its dvc.lock), or `worktree`")] = "HEAD",
+    force: Annotated[bool, typer.Option("--force", help="push the named Spaces even if unchanged")] = False,
+    bundles: Annotated[Path, typer.Option(help="folder of bundled Spaces")] = DIST_DIR,
+) -> None:
+    """Push to the Hub the Spaces whose bundle changed since a revision, if their models pass `deploy_when`.
+
+    Uses HF_TOKEN; SPACESUITE_HUB_OWNER replaces the owner of every repo_id. Exit 1 when a Space that should go
+    out is blocked (under a threshold, unblessed, or not built).
+    """
+    from rich.table import Table
+
+    from training import deploy as tool
+
+    chosen = [_check_space(space) for space in (spaces or SPACES)]
+    params = load_params()
+    plans = tool.plan(
+        params, chosen, since=since, against=against, force=force, bundles=bundles, owner=tool.hub_owner()
+    )
+    table = Table(title=f"deploy: {since} → {against}" + (" (dry run)" if dry_run else ""))
+    for column in ("Space", "repo", "action", "why", "metrics", "gate"):
+        table.add_column(column, overflow="fold")
+    for p in plans:
+        why = "forced" if p.forced and not p.changes else "\n".join(p.changes) or "-"
+        metrics = "\n".join(f"{name} {value:.4f}" for name, value in p.metrics.items()) or "-"
+        table.add_row(p.space, p.repo_id, p.action, why, metrics, "blessed" if p.blessed else "\n".join(p.failures))
+    Console(width=160).print(table)
+    if not dry_run:
+        token = os.environ.get("HF_TOKEN", "").strip()
+        if any(p.action == "push" for p in plans) and not token:
+            raise RuntimeError("HF_TOKEN is not set: create a write token at https://huggingface.co/settings/tokens")
+        revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+        for p in plans:
+            if p.action == "push":
+                typer.echo(f"pushed {p.space}: {tool.push(p, token, revision.strip() or 'a local tree')}")
+    blocked = [p.space for p in plans if p.action == "blocked"]
+    if blocked:
+        err.print(f"[bold red]blocked:[/] {', '.join(blocked)} (see the gate column)")
+        raise typer.Exit(1)
+
+
+@app.command()
+@_known_errors
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = constants.SERVER_NAME,
     port: Annotated[int, typer.Option(help="port to listen on")] = constants.SERVER_PORT,

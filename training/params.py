@@ -282,12 +282,26 @@ class EmotionParams(_KerasSection):
     parity: ParityParams
 
 
+DeployMetric = Literal["accuracy", "f1_macro", "precision_macro", "recall_macro", "r2", "rmse", "mae"]
+
+
 class SpaceParams(_Strict):
     """How a Space appears on the Hub (bundle stage) and which models it carries."""
 
     title: str
     repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
     models: list[str] = Field(min_length=1)
+    deploy_when: dict[str, dict[DeployMetric, float]] = Field(
+        default_factory=dict,
+        description="model → test metric → threshold (a minimum; a maximum for rmse and mae) that deploy requires",
+    )
+
+    @model_validator(mode="after")
+    def _deploy_when_names_own_models(self) -> SpaceParams:
+        unknown = sorted(set(self.deploy_when) - set(self.models))
+        if unknown:
+            raise ValueError(f"deploy_when names {', '.join(unknown)}, not a model of this Space ({self.models})")
+        return self
 
 
 ModelParams = SignLanguageParams | BirdSpeciesParams | DigitsParams | HousingParams | GenderParams | EmotionParams
