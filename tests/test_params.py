@@ -46,8 +46,17 @@ def test_unknown_model() -> None:
 
 
 def test_space_must_name_known_models(tmp_path: Path) -> None:
-    path = _write(tmp_path, lambda raw: raw["spaces"]["keras-basics"].update(models=["digits", "mnist"]))
+    path = _write(tmp_path, lambda raw: raw["spaces"]["keras-basics"].update(models=["digits", "housing", "mnist"]))
     with pytest.raises(ValidationError, match="unknown model 'mnist'"):
+        load_params(path)
+
+
+def test_deploy_thresholds_name_the_spaces_own_models_and_known_metrics(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["spaces"]["gender"].update(deploy_when={"emotion": {"accuracy": 0.5}}))
+    with pytest.raises(ValidationError, match="deploy_when names emotion, not a model of this Space"):
+        load_params(path)
+    path = _write(tmp_path, lambda raw: raw["spaces"]["gender"].update(deploy_when={"gender": {"auc": 0.5}}))
+    with pytest.raises(ValidationError, match="auc"):
         load_params(path)
 
 
