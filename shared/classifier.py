@@ -65,12 +65,16 @@ class ImageClassifier:
         )
         if float(inputs.std()) < 1e-3:
             raise InputError("The image is a single flat color: there is nothing to recognise.")
-        probabilities = self.predictor.predict(inputs)[0]
-        confidences = self.predictor.confidences(probabilities)
-        descriptors = image_descriptors(inputs)
-        note_answer(self.spec, descriptors, confidences=confidences, pixels=inputs[0])
+        confidences = self.classify_pixels(inputs[0])
         pixels = (inputs[0] * 255).round().astype(np.uint8)
         pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
         scale = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
         view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-        return Prediction(confidences, view, decoded.notes, descriptors)
+        return Prediction(confidences, view, decoded.notes, image_descriptors(inputs))
+
+    def classify_pixels(self, pixels: np.ndarray) -> dict[str, float]:
+        """{label: probability} for one model input (H, W, C) in [0, 1], already preprocessed; the answer is noted
+        for the traffic log."""
+        confidences = self.predictor.confidences(self.predictor.predict(pixels[np.newaxis])[0])
+        note_answer(self.spec, image_descriptors(pixels), confidences=confidences, pixels=pixels)
+        return confidences

@@ -46,10 +46,18 @@ class TabularRegressor:
         Raises:
             InputError: a missing, non-numeric, NaN, infinite or out-of-range value.
         """
+        assert self.spec.target is not None
+        return self.predict_raw(values) * self.spec.target.scale
+
+    def predict_raw(self, values: Sequence[object] | Mapping[str, object]) -> float:
+        """The model's own output for one row of form values (e.g. $100,000 units); noted for the traffic log.
+
+        Raises:
+            InputError: a missing, non-numeric, NaN, infinite or out-of-range value.
+        """
         if isinstance(values, Mapping):
             values = [values.get(feature.name) for feature in self.features]
         row = check_features(self.features, values)
-        assert self.spec.target is not None
         value = float(self.predictor.predict(row).reshape(-1)[0])
         note_answer(self.spec, row_descriptors(self.features, row), value=value)
-        return value * self.spec.target.scale
+        return value

@@ -35,14 +35,11 @@ from fastapi.responses import JSONResponse
 from shared.artifact import SPEC_FILE, ImageInput, ModelSpec
 from shared.classifier import ImageClassifier
 from shared.constants import SERVER_NAME, SERVER_PORT
-from shared.descriptors import image_descriptors, row_descriptors
 from shared.errors import ArtifactError, InputError
-from shared.features import check_features
 from shared.metrics import metrics_app, observed, record_prediction, register_model
 from shared.regressor import TabularRegressor
 from shared.text_classifier import TextClassifier
 from shared.traffic import configure as configure_traffic
-from shared.traffic import note_answer
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -226,17 +223,14 @@ class ImageRestModel(SpecRestModel):
         """Class probabilities for one `{"b64": ...}` image file or one nested list of pixels."""
         if isinstance(instance, dict):
             confidences = self.classifier.classify(decode_base64(instance)).confidences
-            return float32_values(np.array([confidences[label] for label in self.spec.labels]))
-        if isinstance(instance, list):
-            pixels = pixel_tensor(instance, self.shape)
-            probabilities = self.classifier.predictor.predict(pixels[np.newaxis])[0]
-            confidences = self.classifier.predictor.confidences(probabilities)
-            note_answer(self.spec, image_descriptors(pixels), confidences=confidences, pixels=pixels)
-            return float32_values(probabilities)
-        raise InputError(
-            'An image instance is {"b64": "<base64 of an image file>"} '
-            f"or a {'×'.join(map(str, self.shape))} nested list of numbers in [0, 1]."
-        )
+        elif isinstance(instance, list):
+            confidences = self.classifier.classify_pixels(pixel_tensor(instance, self.shape))
+        else:
+            raise InputError(
+                'An image instance is {"b64": "<base64 of an image file>"} '
+                f"or a {'×'.join(map(str, self.shape))} nested list of numbers in [0, 1]."
+            )
+        return float32_values(np.array([confidences[label] for label in self.spec.labels]))
 
 
 def json_number(value: object) -> object:
@@ -281,10 +275,8 @@ class TabularRestModel(SpecRestModel):
 
     def predict_instance(self, instance: object) -> list:
         """`[value]` for one row of features, a list in order or an object by name."""
-        row = check_features(self.features, row_values(instance, [feature.name for feature in self.features]))
-        prediction = self.regressor.predictor.predict(row)[0]
-        note_answer(self.spec, row_descriptors(self.features, row), value=float(prediction.reshape(-1)[0]))
-        return float32_values(prediction)
+        value = self.regressor.predict_raw(row_values(instance, [feature.name for feature in self.features]))
+        return float32_values(np.array([value]))
 
 
 class TextRestModel(SpecRestModel):

@@ -110,10 +110,9 @@ def describer(spec: ModelSpec, folder: Path) -> Describe:
     from shared.regressor import TabularRegressor
 
     regressor = TabularRegressor.from_artifact(folder)
-    scale = spec.target.scale if spec.target else 1.0
 
     def describe_value(raw: Any) -> dict[str, Any]:
-        value = regressor.predict([float(v) for v in raw]) / scale  # the log keeps the model's own units
+        value = regressor.predict_raw([float(v) for v in raw])  # the log keeps the model's own units
         return {**dict(zip(names, map(float, raw), strict=True)), PREDICTION: value}
 
     return describe_value
