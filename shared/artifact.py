@@ -83,10 +83,24 @@ class DataProvenance(BaseModel):
     """Where the training data came from, so every Space can say it plainly."""
 
     model_config = ConfigDict(extra="forbid")
-    source: Literal["sample", "kaggle"]
+    source: Literal["sample", "kaggle", "public"]
     description: str
     rows: dict[str, int] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
+    origins: list[str] = Field(
+        default_factory=list,
+        description="where `spacesuite data fetch` got the files: hf:<dataset repo>@<revision>, kaggle:<handle>, <url>",
+    )
+
+    @property
+    def real(self) -> bool:
+        """True unless the model learned from the generated sample data."""
+        return self.source != "sample"
+
+    @property
+    def hub_datasets(self) -> list[str]:
+        """The Hugging Face Hub dataset repos the data came from (a Space card's `datasets:`)."""
+        return [origin[3:].split("@", 1)[0] for origin in self.origins if origin.startswith("hf:")]
 
 
 class ModelSpec(BaseModel):

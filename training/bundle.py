@@ -11,6 +11,7 @@ import csv
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from shared.artifact import ImageInput, ModelSpec, TabularInput, TextInput
 from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
+from training.cards import LICENSE_FILE, check_card
 from training.export import CLASS_INDICES
 from training.io import read_json
 from training.params import SpaceParams
@@ -180,14 +182,30 @@ def model_card(
     return "\n".join(lines)
 
 
-def render_readme(template: str, card: str, gradio_version: str) -> str:
-    """Fill the model-card section of a Space README and pin its `sdk_version`."""
+SAMPLE_NOTICE = (
+    "> **Trained on generated sample data, not on the real dataset.** Its answers on real inputs mean little; "
+    "the Spaces that matter are retrained on the public data before they are deployed."
+)
+
+
+def render_readme(
+    template: str, card: str, gradio_version: str, *, datasets: Sequence[str] = (), sample: bool = False
+) -> str:
+    """Fill the model-card section of a Space README, pin its `sdk_version`, name the Hub `datasets` the models
+    were trained on in the front matter, and (for a model trained on sample data) say so at the top."""
     start, end = CARD_MARKERS
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(template):
         raise ValueError(f"README template lacks the {start} ... {end} section")
     readme = pattern.sub(lambda _: f"{start}\n{card}\n{end}", template)
-    return re.sub(r"(?m)^sdk_version:.*$", f"sdk_version: {gradio_version}", readme)
+    readme = re.sub(r"(?m)^sdk_version:.*$", f"sdk_version: {gradio_version}", readme)
+    if datasets:
+        listed = "".join(f"  - {repo}\n" for repo in datasets)
+        readme = re.sub(r"(?m)^tags:$", lambda _: f"datasets:\n{listed}tags:", readme, count=1)
+    if sample:
+        front, separator, body = readme.partition("\n---\n")
+        readme = f"{front}{separator}\n{SAMPLE_NOTICE}\n{body}"
+    return readme
 
 
 def write_examples(folder: Path, pixels: np.ndarray, classes: np.ndarray, labels: list[str]) -> None:
@@ -265,11 +283,13 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
     single = len(section.models) == 1
     cards = []
+    specs = []
     packages = list(RUNTIME_PACKAGES)
     for model in section.models:
         folder = "model" if single else f"model/{model}"
         examples = staging / ("examples" if single else f"examples/{model}")
         spec, evaluation, parity = add_model(DemoPaths(model), staging / folder, examples)
+        specs.append(spec)
         cards.append(model_card(spec, evaluation, parity, folder=folder, heading="##" if single else "###"))
         if "skops" in spec.files:
             packages += [name for name in SKLEARN_PACKAGES if name not in packages]
@@ -277,9 +297,14 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
             packages += [name for name in STEMMER_PACKAGES if name not in packages]
     card = "\n\n".join(cards) if single else "## Model cards\n\n" + "\n\n".join(cards)
     (staging / "requirements.txt").write_text(pinned_requirements(packages), encoding="utf-8")
+    shutil.copy2(LICENSE_FILE, staging / LICENSE_FILE.name)
     template = (source / "README.md").read_text(encoding="utf-8")
-    readme = render_readme(template, card, package_version("gradio"))
+    gradio_version = package_version("gradio")
+    datasets = sorted({repo for spec in specs for repo in spec.data.hub_datasets})
+    sample = any(spec.data.source == "sample" for spec in specs)
+    readme = render_readme(template, card, gradio_version, datasets=datasets, sample=sample)
     (staging / "README.md").write_text(readme, encoding="utf-8")
+    check_card(staging / "README.md", gradio_version=gradio_version)  # refused here, not by the Hub at upload
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
