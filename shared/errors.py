@@ -17,3 +17,11 @@ class ArtifactError(SpacesuiteError):
 
 class DataLayoutError(SpacesuiteError, ValueError):
     """A raw data file does not have the expected layout; the message names file, row and column."""
+
+
+class FetchError(SpacesuiteError):
+    """Real data could not be fetched from its publisher (credentials, network, a missing file or version)."""
+
+
+class ChecksumError(FetchError):
+    """A fetched file's sha256 differs from the one params.yaml pins, or is not pinned yet."""

@@ -163,6 +163,50 @@ def read_folder(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray, dict[s
     return all_texts, np.concatenate(parts), np.concatenate(folds), rows
 
 
+# The Hub's dair-ai/emotion `split` config: one parquet file per split (columns text, label id 0..5).
+HUB_SPLITS = {"train": "train.txt", "validation": "val.txt", "test": "test.txt"}  # file-name prefix → dair file
+
+
+def write_dair_files_from_parquet(parquets: list[Path], folder: Path) -> list[Path]:
+    """Write dair-ai's `train.txt`, `val.txt`, `test.txt` (`text;label` with label names) into `folder` from the
+    Hub's parquet files (`train-…`, `validation-…`, `test-…`; columns `text` and `label` id 0..5).
+
+    Raises:
+        DataLayoutError: a split is missing or doubled, a column is missing, a label id is outside 0..5, or a
+            text is empty or spans lines (the dair layout is one row per line); the message names file and row.
+    """
+    import pyarrow.parquet as pq
+
+    by_split: dict[str, Path] = {}
+    for path in parquets:
+        split = Path(path).name.split("-")[0]
+        if split not in HUB_SPLITS or split in by_split:
+            raise DataLayoutError(f"{path}: expected one parquet file per split {list(HUB_SPLITS)}, by name prefix")
+        by_split[split] = Path(path)
+    if missing := [split for split in HUB_SPLITS if split not in by_split]:
+        raise DataLayoutError(f"no parquet file for the split(s) {missing} among {[p.name for p in parquets]}")
+    written = []
+    for split, name in HUB_SPLITS.items():
+        path = by_split[split]
+        try:
+            table = pq.read_table(path, columns=["text", "label"]).to_pydict()
+        except Exception as error:  # pyarrow raises several types for a bad file or a missing column
+            raise DataLayoutError(f"{path}: not a parquet file with columns text and label ({error})") from error
+        lines = []
+        for row, (text, label) in enumerate(zip(table["text"], table["label"], strict=True)):
+            if not isinstance(label, int) or not 0 <= label < len(LABELS):
+                raise DataLayoutError(f"{path}: row {row}, column 'label': {label!r} is not a label id 0..5")
+            if not text or not text.strip() or "\n" in text or "\r" in text:
+                raise DataLayoutError(f"{path}: row {row}, column 'text': empty, or spans lines ({text!r})")
+            lines.append(f"{text};{LABELS[label]}\n")
+        target = Path(folder) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(lines)
+        written.append(target)
+    return written
+
+
 # Sample sentences: a shared template (with neutral words every class uses) filled with an emotion's words.
 # Adjectives of neighbouring emotions overlap a little (joy/love, fear/surprise, sadness/anger), and some
 # sentences borrow a neighbour's adjective, so the sample is learnable but not trivially separable.

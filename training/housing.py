@@ -113,6 +113,38 @@ def read_source(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return read_pkz(path) if path.name == PKZ_FILE else read_csv(path)
 
 
+# scikit-learn's `fetch_california_housing` keeps `cal_housing.tgz`'s columns in this order in its cache.
+SKLEARN_MEMBER = "CaliforniaHousing/cal_housing.data"
+SKLEARN_COLUMNS = [8, 7, 2, 3, 4, 5, 6, 1, 0]
+
+
+def write_sklearn_cache(archive: Path, folder: Path) -> Path:
+    """Write `folder/cal_housing_py3.pkz` from scikit-learn's `cal_housing.tgz` exactly as
+    `sklearn.datasets.fetch_california_housing` writes its cache (so `read_pkz` and scikit-learn load it offline).
+
+    Raises:
+        DataLayoutError: the archive lacks `CaliforniaHousing/cal_housing.data` or it is not 9 numeric columns.
+    """
+    import tarfile
+
+    import joblib
+
+    try:
+        with tarfile.open(archive, mode="r:gz") as tar:
+            member = tar.extractfile(SKLEARN_MEMBER)
+            if member is None:
+                raise KeyError(SKLEARN_MEMBER)
+            data = np.loadtxt(member, delimiter=",")
+    except (tarfile.TarError, KeyError, ValueError, OSError) as error:
+        raise DataLayoutError(f"{archive}: not scikit-learn's cal_housing.tgz ({error})") from error
+    if data.ndim != 2 or data.shape[1] != len(SKLEARN_COLUMNS):
+        raise DataLayoutError(f"{archive}: {SKLEARN_MEMBER} has shape {data.shape}, expected (N, 9)")
+    path = Path(folder) / PKZ_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(data[:, SKLEARN_COLUMNS], path, compress=6)
+    return path
+
+
 def sample_frame(rows: int, seed: int):
     """Generated block groups in `housing.csv`'s layout: plausible ranges, prices driven by income,
     location, age and rooms (learnable, not real)."""

@@ -18,6 +18,7 @@ from training import birds, digits, emotion, gender, housing, sign_language
 from training.io import sha256, write_json, write_npz
 from training.params import BirdData, DataParams, DigitData, EmotionData, GenderData, HousingData, SignLanguageData
 from training.paths import DemoPaths
+from training.sources import origin
 
 DESCRIPTIONS = {
     ("sign-language", "sample"): "generated 28×28 hand-like images (deterministic, not real hand signs), "
@@ -38,6 +39,13 @@ DESCRIPTIONS = {
     ("gender", "sample"): "generated rows of 7 facial measurements (deterministic, made up), "
     "so the pipeline runs offline",
     ("gender", "kaggle"): "Gender classification (Kaggle, v7): 7 facial measurements of 5,001 people",
+    ("sign-language", "public"): "Sign Language MNIST, fetched from Kaggle (datamunge): 28×28 gray crops of real "
+    "hand signs",
+    ("bird-species", "public"): "Birds dataset from the original project's repository: photos of 4 parrot species",
+    ("digits", "public"): "MNIST: 70,000 real 28×28 handwritten digits, fetched from Keras's own URL",
+    ("housing", "public"): "California housing (1990 census): 20,640 block groups, fetched from scikit-learn's URL",
+    ("emotion", "public"): "dair-ai emotion, fetched from the Hugging Face Hub: 20,000 English tweets, 6 emotions",
+    ("gender", "public"): "Gender classification, fetched from Kaggle: 7 facial measurements of 5,001 people",
 }
 
 
@@ -55,12 +63,18 @@ class Ingested:
 
 def source_folder(paths: DemoPaths, data: DataParams) -> Path:
     """The folder the raw files are read from, by `data.source`."""
-    return paths.sample_data if data.source == "sample" else Path(data.path)
+    return {"sample": paths.sample_data, "public": paths.public_data}.get(data.source, Path(data.path))
+
+
+HINTS = {
+    "sample": "run `spacesuite data sample`",
+    "public": "run `spacesuite data fetch` (it gets the files from their publishers)",
+    "kaggle": "copy the Kaggle files there (see params.yaml)",
+}
 
 
 def _missing(error: FileNotFoundError, source: str) -> FileNotFoundError:
-    hint = "run `spacesuite data sample`" if source == "sample" else "copy the Kaggle files there (see params.yaml)"
-    return FileNotFoundError(f"{error}: {hint}")
+    return FileNotFoundError(f"{error}: {HINTS[source]}")
 
 
 def ingest_sign_language(folder: Path, data: SignLanguageData) -> Ingested:
@@ -156,6 +170,7 @@ def ingest(model: str, folder: Path, data: DataParams) -> tuple[Ingested, DataPr
         description=DESCRIPTIONS[(model, data.source)],
         rows=ingested.rows,
         files=files,
+        origins=[origin(source) for source in data.public] if data.source == "public" else [],
     )
     return ingested, provenance
 

@@ -13,6 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from training.paths import PUBLIC_DATA_DIR
+from training.sources import Source
+
 PARAMS_FILE = Path("params.yaml")
 NOT_MODELS = ("base", "drift", "spaces")  # the sections of params.yaml that are not a model's
 
@@ -27,11 +30,18 @@ class BaseParams(_Strict):
     seed: int = 42
 
 
-class DataParams(_Strict):
-    """Where a model's raw data comes from (ingest stage): generated sample data or a folder of real files."""
+DataSource = Literal["sample", "kaggle", "public"]
 
-    source: Literal["sample", "kaggle"] = "sample"
+
+class DataParams(_Strict):
+    """Where a model's raw data comes from (ingest stage): generated sample data, a folder of real files you copied
+    (`kaggle`, in `path`), or the files `spacesuite data fetch` got from their publishers (`public`)."""
+
+    source: DataSource = "sample"
     path: Path
+    public: list[Source] = Field(
+        default_factory=list, description="where `spacesuite data fetch` gets the real files (training/sources.py)"
+    )
 
 
 class SignLanguageData(DataParams):
@@ -131,11 +141,12 @@ class CnnParams(_Strict):
 class MobileNetParams(_Strict):
     """MobileNetV2 base + classification head.
 
-    `base_weights`: `imagenet` (Keras downloads them, or finds them in $KERAS_HOME/models), `none`
-    (random init, trained end to end: works offline), or a path to a no-top weights file.
+    `base_weights`: `auto` (the ImageNet weights `spacesuite data fetch` got, when the data source is public; else
+    none), `imagenet` (Keras downloads them, or finds them in $KERAS_HOME/models), `none` (random init, trained end
+    to end: works offline), or a path to a no-top weights file.
     """
 
-    base_weights: str = "none"
+    base_weights: str = "auto"
     alpha: float = Field(1.0, gt=0)
     dense_units: int = Field(256, ge=1)
     dropout: float = Field(0.5, ge=0, lt=1)
@@ -225,6 +236,17 @@ class BirdSpeciesParams(_KerasSection):
     model: MobileNetParams
     fine_tune: FineTuneParams
     parity: ParityParams
+
+    @property
+    def base_weights(self) -> str:
+        """`model.base_weights` with `auto` resolved: the fetched `.h5` of the public source, or `none`."""
+        if self.model.base_weights != "auto":
+            return self.model.base_weights
+        if self.data.source == "public":
+            for source in self.data.public:
+                if getattr(source, "to", "").endswith(".h5"):
+                    return str(PUBLIC_DATA_DIR / "bird-species" / source.to)
+        return "none"
 
 
 class DigitsParams(_KerasSection):

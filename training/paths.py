@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_DATA_DIR = Path("data/sample")
+PUBLIC_DATA_DIR = Path("data/public")  # `spacesuite data fetch`: the real data, from its publishers
 BUILD_DIR = Path("build")
 DIST_DIR = Path("dist/spaces")
 SPACES_SRC_DIR = Path("spaces")
@@ -21,6 +22,11 @@ class DemoPaths:
     def sample_data(self) -> Path:
         """Generated sample data in Kaggle layout (tracked by data.dvc)."""
         return SAMPLE_DATA_DIR / self.name
+
+    @property
+    def public_data(self) -> Path:
+        """Real data fetched from its publishers (`spacesuite data fetch`), in the layout the reader takes."""
+        return PUBLIC_DATA_DIR / self.name
 
     @property
     def build(self) -> Path:

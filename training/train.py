@@ -60,7 +60,9 @@ def build_network(name: str, section: ModelParams, splits: dict[str, np.ndarray]
         return sign_language.build_cnn(num_classes=num_classes, **section.model.model_dump()), None
     if isinstance(section, BirdSpeciesParams):
         return birds.build_mobilenet(
-            num_classes=num_classes, image_size=section.data.image_size, **section.model.model_dump()
+            num_classes=num_classes,
+            image_size=section.data.image_size,
+            **{**section.model.model_dump(), "base_weights": section.base_weights},
         )
     if isinstance(section, DigitsParams):
         return digits.build_mlp(num_classes=num_classes, **section.model.model_dump()), None
@@ -134,7 +136,7 @@ def fit(name: str, section: ModelParams, splits: dict[str, np.ndarray], *, seed:
         from dvclive import Live
 
         live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
-    pretrained = isinstance(section, BirdSpeciesParams) and section.model.base_weights != "none"
+    pretrained = isinstance(section, BirdSpeciesParams) and section.base_weights != "none"
     extra = []
     if isinstance(section, BirdSpeciesParams) and not pretrained:
         extra.append(birds.recalibration_callback(base, x_train))
