@@ -1,95 +1,197 @@
-"""The deploy tool: change detection on two commits of a temporary git repo, the blessing gate, no token."""
+"""`spacesuite deploy` end to end against a stand-in for the Hugging Face Hub (tests/hub_standin.py: it follows the
+Hub's documented HTTP endpoints that huggingface_hub's HfApi calls; see its docstring), with the bundled gender Space
+of the tiny pipeline running on 127.0.0.1 as the Space the stand-in reports. The real huggingface_hub and
+gradio_client code runs in the deploy process; only the Hub's side is stood in for."""
 
 from __future__ import annotations
 
-import shutil
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import git_commit_all, run
+from conftest import run, running_space
+from hub_standin import hub_standin
+from huggingface_hub import HfApi
 
-from training.deploy import bundle_state, changes
+from training.deploy import MANIFEST, Manifest, ModelRecord, differences, gate, hand_edits, local_manifest
 
-SPACES = ("sign-language", "bird-species", "keras-basics", "emotion", "gender")
-
-
-def _row(output: str, space: str) -> str:
-    """The first table line of a Space in `spacesuite deploy` output."""
-    return next(line for line in output.splitlines() if line.startswith(f"│ {space} "))
-
-
-def test_changes_name_what_differs() -> None:
-    lock = {
-        "stages": {
-            "gender-bundle": {
-                "deps": [{"path": "spaces/gender", "md5": "a.dir"}, {"path": "build/gender/export", "md5": "b.dir"}],
-                "outs": [{"path": "dist/spaces/gender", "md5": "c.dir"}],
-                "params": {"params.yaml": {"spaces.gender.title": "Gender"}},
-            }
-        }
-    }
-    before = bundle_state(lock, "gender")
-    lock["stages"]["gender-bundle"]["deps"][0]["md5"] = "z.dir"
-    lock["stages"]["gender-bundle"]["params"]["params.yaml"]["spaces.gender.title"] = "Gender, again"
-    assert changes(before, bundle_state(lock, "gender")) == [
-        "params.yaml: spaces.gender.title: changed",
-        "spaces/gender: changed",
-    ]
-    assert changes({}, before) == ["new Space (no bundle at the revision)"]
-    assert changes(before, before) == [] and bundle_state(lock, "emotion") == {}
+TOKEN = "hf_standin_write_token"
+OWNER = "tester"
+REPO_ID = f"{OWNER}/gender"
 
 
 @pytest.fixture
-def deploy_repo(tiny_repo: Path, tmp_path: Path) -> Path:
-    """A git repo with the tiny pipeline's params, dvc.lock and metrics; deploy thresholds every tiny model meets."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copytree(tiny_repo / "metrics", repo / "metrics")
-    shutil.copy(tiny_repo / "dvc.lock", repo / "dvc.lock")
-    params = yaml.safe_load((tiny_repo / "params.yaml").read_text())
-    for space in SPACES:
-        params["spaces"][space]["deploy_when"] = {
-            model: {"rmse": 10.0} if model == "housing" else {"accuracy": 0.0}
-            for model in params["spaces"][space]["models"]
-        }
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git_commit_all(repo, "deployed")
-    return repo
+def hub(tiny_repo: Path, tmp_path: Path) -> Iterator:
+    """The stand-in Hub, with the gender Space's URL pointed at the tiny gender bundle running locally."""
+    with hub_standin() as standin, running_space(tiny_repo / "dist" / "spaces" / "gender") as client:
+        standin.set_space_url(REPO_ID, client.src.rstrip("/"))
+        standin.home = tmp_path / "hf-home"  # huggingface_hub's caches and hf_xet's logs, away from ~/.cache
+        yield standin
+
+
+def deploy(repo: Path, hub, *args: str) -> tuple[int, str]:
+    """Run `spacesuite deploy gender` in `repo` against the stand-in; return the exit status and all output."""
+    env = {
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": TOKEN,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HOME": str(hub.home),
+        "SPACESUITE_HUB_OWNER": OWNER,
+        "SPACESUITE_TRAFFIC_REPO": f"{OWNER}/traffic",
+        "SPACESUITE_TRAFFIC_TOKEN": "hf_traffic_secret",
+        "COLUMNS": "200",
+    }
+    result = run(["spacesuite", "deploy", "gender", "--timeout", "30", "--poll", "0.1", *args], repo, env_extra=env)
+    return result.returncode, result.stdout + result.stderr
+
+
+def hub_files(hub, repo_id: str = REPO_ID) -> set[str]:
+    """The files at the head of a Space repo on the stand-in (the Hub's own .gitattributes aside)."""
+    return set(hub.files(repo_id)) - {".gitattributes"}
+
+
+def bundle_files(bundle: Path) -> set[str]:
+    return {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+
+
+def answered(model: str) -> float:
+    """Requests this process's Spaces answered for `model` on their page (Prometheus counter)."""
+    from shared.metrics import REQUESTS
+
+    return sum(
+        sample.value
+        for metric in REQUESTS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("model") == model
+    )
 
 
 @pytest.mark.slow
-def test_dry_run_selects_only_the_changed_space_and_the_gate_blocks(deploy_repo: Path, tiny_repo: Path) -> None:
-    bundles = str(tiny_repo / "dist" / "spaces")
-    unchanged = run(["spacesuite", "deploy", "--dry-run", "--since", "HEAD", "--bundles", bundles], deploy_repo)
-    assert unchanged.returncode == 0, unchanged.stderr
-    assert all("unchanged" in _row(unchanged.stdout, space) for space in SPACES)
+@pytest.mark.integration
+def test_deploy_converges_on_the_hub_state(tiny_repo: Path, hub) -> None:
+    bundle = tiny_repo / "dist" / "spaces" / "gender"
 
-    lock = yaml.safe_load((deploy_repo / "dvc.lock").read_text())
-    for dep in lock["stages"]["gender-bundle"]["deps"]:
-        if dep["path"] == "spaces/gender":
-            dep["md5"] = "0" * 32 + ".dir"  # as if app.py had been edited and the pipeline re-run
-    (deploy_repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
-    git_commit_all(deploy_repo, "gender app changed")
+    # a sample-trained model is blocked, and nothing is created on the Hub
+    status, output = deploy(tiny_repo, hub)
+    assert status == 1 and "trained on sample data" in output and "blocked: gender" in output
+    assert REPO_ID not in hub.spaces
 
-    dry = run(["spacesuite", "deploy", "--dry-run", "--since", "HEAD~1", "--bundles", bundles], deploy_repo)
-    assert dry.returncode == 0, dry.stderr
-    assert "push" in _row(dry.stdout, "gender") and "spaces/gender: changed" in dry.stdout
-    assert "blessed" in _row(dry.stdout, "gender")
-    assert all("unchanged" in _row(dry.stdout, space) for space in SPACES if space != "gender")
+    # first deploy: create, upload the bundle and its manifest, set variables and secrets, wait, call, succeed
+    calls = answered("gender")
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 0, output
+    assert "gender: deployed" in output and "Traceback" not in output
+    assert hub_files(hub) == bundle_files(bundle) | {MANIFEST}
+    manifest = Manifest.model_validate_json(hub.files(REPO_ID)[MANIFEST])
+    assert manifest.bundle_sha256 == local_manifest(bundle, "").bundle_sha256
+    assert manifest.models["gender"].data_source == "sample"
+    assert hub.variables(REPO_ID) == {"SPACESUITE_TRAFFIC_REPO": f"{OWNER}/traffic"}
+    assert hub.secrets(REPO_ID) == {"HF_TOKEN": "hf_traffic_secret"}
+    assert "hf_traffic_secret" not in output and TOKEN not in output
+    assert answered("gender") > calls  # the smoke test called the running Space on its examples
+    commits = len(hub.commits(REPO_ID))
 
-    params = yaml.safe_load((deploy_repo / "params.yaml").read_text())
-    params["spaces"]["gender"]["deploy_when"] = {"gender": {"accuracy": 1.01}}
-    (deploy_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    gated = run(["spacesuite", "deploy", "--dry-run", "--since", "HEAD~1", "--bundles", bundles], deploy_repo)
-    assert gated.returncode == 1
-    assert "blocked" in _row(gated.stdout, "gender") and "< 1.01" in gated.stdout
-    assert "blocked: gender" in gated.stderr
+    # a second deploy with nothing changed pushes nothing
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 0 and "up to date" in output
+    assert len(hub.commits(REPO_ID)) == commits
 
-    forced = run(
-        ["spacesuite", "deploy", "emotion", "--force", "--since", "HEAD", "--bundles", bundles],
-        deploy_repo,
-        env_extra={"HF_TOKEN": ""},
+    # a hand edit on the Hub is reported; the push that would undo it fails; the next run retries and converges
+    api = HfApi(endpoint=hub.url, token=TOKEN)
+    api.upload_file(path_or_fileobj=b"# edited by hand\n", path_in_repo="app.py", repo_id=REPO_ID, repo_type="space")
+    hub.fail_next_commits(REPO_ID, 1)
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 1 and "edited on the Hub: app.py edited" in output and "upload failed" in output
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 0, output
+    assert hub.files(REPO_ID)["app.py"] == (bundle / "app.py").read_bytes()
+
+    # a Space that does not come up is rolled back to the revision it had before
+    api.upload_file(path_or_fileobj=b"kept\n", path_in_repo="notes.txt", repo_id=REPO_ID, repo_type="space")
+    hub.set_stage(REPO_ID, "RUNTIME_ERROR")
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 1 and "RUNTIME_ERROR" in output and "rolled back to" in output
+    assert "notes.txt" in hub_files(hub)  # the revision before the failed push, restored
+    hub.set_stage(REPO_ID, None)
+
+    # a model that scores worse than the one the Space serves is blocked, unless forced
+    served = manifest.model_copy(deep=True)
+    served.models["gender"].metrics["accuracy"] = 1.01
+    api.upload_file(
+        path_or_fileobj=served.model_dump_json().encode(), path_in_repo=MANIFEST, repo_id=REPO_ID, repo_type="space"
     )
-    assert forced.returncode == 1 and "HF_TOKEN is not set" in forced.stderr  # refused before any upload
-    assert "push" in _row(forced.stdout, "emotion")
+    status, output = deploy(tiny_repo, hub, "--allow-sample")
+    assert status == 1 and "is worse than the served v1's 1.0100" in output
+    status, output = deploy(tiny_repo, hub, "--allow-sample", "--force")
+    assert status == 0, output
+    assert hub_files(hub) == bundle_files(bundle) | {MANIFEST}
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_bundle_that_is_not_the_one_dvc_lock_records_is_blocked(tiny_repo: Path, hub) -> None:
+    readme = tiny_repo / "dist" / "spaces" / "gender" / "README.md"
+    original = readme.read_bytes()
+    readme.write_bytes(original + b"\nedited after the pipeline ran\n")
+    try:
+        status, output = deploy(tiny_repo, hub, "--allow-sample", "--dry-run")
+        assert status == 1 and "not the one dvc.lock records" in output
+    finally:
+        readme.write_bytes(original)
+
+
+def test_gate_and_differences_name_what_they_found(tmp_path: Path) -> None:
+    def manifest(accuracy: float, source: str = "public", app: str = "a") -> Manifest:
+        record = ModelRecord(version=1, data_source=source, metrics={"accuracy": accuracy, "rmse": 0.5})
+        files = {"app.py": {"sha256": app, "git_sha1": app, "size": 1}}
+        return Manifest.model_validate(
+            {"bundle_sha256": app, "files": files, "models": {"gender": record.model_dump()}}
+        )
+
+    thresholds = {"gender": {"accuracy": 0.9}}
+    assert gate(thresholds, manifest(0.95), None, allow_sample=False, force=False) == []
+    assert gate(thresholds, manifest(0.85), None, allow_sample=False, force=False) == [
+        "gender: test accuracy 0.8500 < 0.9"
+    ]
+    assert (
+        "trained on sample data" in gate(thresholds, manifest(0.95, "sample"), None, allow_sample=False, force=False)[0]
+    )
+    assert gate(thresholds, manifest(0.95, "sample"), None, allow_sample=True, force=False) == []
+    worse = gate(thresholds, manifest(0.95), manifest(0.97), allow_sample=False, force=False)
+    assert worse == ["gender: test accuracy 0.9500 is worse than the served v1's 0.9700"]
+    assert gate(thresholds, manifest(0.95), manifest(0.97), allow_sample=False, force=True) == []
+    # served on sample data, now on real data: not comparable, not "worse"
+    assert gate(thresholds, manifest(0.95), manifest(0.99, "sample"), allow_sample=False, force=False) == []
+    # lower is better for rmse: the RMSE/MAE branch
+    lower = {"gender": {"rmse": 0.4}}
+    assert gate(lower, manifest(0.95), None, allow_sample=False, force=False) == ["gender: test rmse 0.5000 > 0.4"]
+    assert differences(manifest(0.9, app="b"), manifest(0.9, app="a")) == ["app.py changed"]
+    assert differences(manifest(0.9), None)[0].startswith("no manifest on the Hub")
+    assert differences(manifest(0.9), manifest(0.9)) == []
+
+
+def test_hand_edits_compare_the_hub_files_with_their_manifest() -> None:
+    from training.deploy import FileRecord, HubState
+
+    record = FileRecord(sha256="s" * 64, git_sha1="g" * 40, size=3)
+    manifest = Manifest(bundle_sha256="x", files={"app.py": record, "model.bin": record}, models={})
+    state = HubState(
+        exists=True,
+        manifest=manifest,
+        files={"app.py": ("g" * 40, None), "model.bin": ("pointer", "t" * 64), "extra.txt": ("e", None)},
+    )
+    assert hand_edits(state) == ["extra.txt added", "model.bin edited"]
+    state.files.pop("app.py")
+    assert "app.py deleted" in hand_edits(state)
+
+
+def test_blessing_file_blocks_an_unblessed_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "metrics" / "emotion").mkdir(parents=True)
+    (tmp_path / "metrics" / "emotion" / "blessing.json").write_text(json.dumps({"blessed": False}))
+    record = ModelRecord(version=1, data_source="public", metrics={"f1_macro": 0.9})
+    manifest = Manifest(bundle_sha256="x", files={}, models={"emotion": record})
+    assert gate({}, manifest, None, allow_sample=False, force=False) == [
+        "emotion: not blessed by the evaluate stage (metrics/emotion/blessing.json)"
+    ]

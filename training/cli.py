@@ -20,7 +20,7 @@ from rich.console import Console
 from shared import constants
 from shared.errors import SpacesuiteError
 from training.models import MODELS, SPACES, model_info
-from training.params import BirdSpeciesParams, EmotionParams, GenderParams, load_params
+from training.params import PARAMS_FILE, BirdSpeciesParams, DataSource, EmotionParams, GenderParams, load_params
 from training.paths import DIST_DIR, DemoPaths
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -47,6 +47,8 @@ def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except (typer.Exit, typer.Abort):  # click's exits subclass RuntimeError: they pass through untouched
+            raise
         except (SpacesuiteError, FileNotFoundError, ValidationError, RuntimeError, KeyError) as error:
             if os.environ.get("SPACESUITE_DEBUG"):
                 raise
@@ -93,6 +95,53 @@ def data_sample() -> None:
     for model in MODELS:
         folder = DemoPaths(model).sample_data
         typer.echo(f"wrote {sum(folder in path.parents for path in written)} files under {folder}")
+
+
+@data_app.command("fetch")
+@_known_errors
+def data_fetch(
+    models: Annotated[
+        list[str] | None, typer.Argument(help=f"models to fetch (default: all): {', '.join(MODELS)}")
+    ] = None,
+    pin: Annotated[
+        bool, typer.Option("--pin", help="record in params.yaml the sha256 of files not pinned yet (check them first)")
+    ] = False,
+    params: Annotated[Path, typer.Option(help="params file to read (and, with --pin, to edit)")] = PARAMS_FILE,
+) -> None:
+    """Fetch each model's real data from its publisher into data/public/<model>/, every file checked by sha256.
+
+    Kaggle needs KAGGLE_USERNAME and KAGGLE_KEY (or `~/.kaggle/kaggle.json`) unless kagglehub's cache has the files.
+    A failed or mismatching fetch keeps the data already there.
+    """
+    from training.fetch import fetch_models
+
+    fetch_models([model_info(model).name for model in models or ()], params_path=params, pin=pin)
+
+
+@data_app.command("use")
+@_known_errors
+def data_use(
+    source: Annotated[DataSource, typer.Argument(help="sample, kaggle or public")],
+    models: Annotated[list[str] | None, typer.Argument(help="models to switch (default: all)")] = None,
+) -> None:
+    """Set `<model>.data.source` in params.yaml (comments and everything else stay as they are)."""
+    from training.fetch import set_yaml_values
+
+    chosen = [model_info(model).name for model in models or MODELS]
+    text = PARAMS_FILE.read_text(encoding="utf-8")
+    edits = {(model.replace("-", "_"), "data", "source"): source for model in chosen}
+    PARAMS_FILE.write_text(set_yaml_values(text, edits), encoding="utf-8")
+    load_params()  # still valid
+    typer.echo(f"data source {source}: {', '.join(chosen)}")
+
+
+@data_app.command("which")
+@_known_errors
+def data_which() -> None:
+    """Print the data source every model trains on: `sample`, `kaggle` or `public`, or `mixed`."""
+    params = load_params()
+    sources = {params.model(model).data.source for model in MODELS}
+    typer.echo(sources.pop() if len(sources) == 1 else "mixed")
 
 
 @app.command()
@@ -162,7 +211,7 @@ def export(model: Model) -> None:
         return
     notes = {}
     if isinstance(section, BirdSpeciesParams):
-        notes["base_weights"] = section.model.base_weights
+        notes["base_weights"] = section.base_weights
     steps = None
     if isinstance(section, EmotionParams):
         steps = section.text.model_dump(include={"lowercase", "remove_stopwords", "stem"})
@@ -242,47 +291,63 @@ def drift(
 @_known_errors
 def deploy(
     spaces: Annotated[list[str] | None, typer.Argument(help="Spaces to consider (default: all)")] = None,
-    since: Annotated[
-        str, typer.Option(help="git revision last deployed: Spaces whose bundle changed since")
-    ] = "HEAD~1",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be pushed and why; push nothing")] = False,
-    against: Annotated[str, typer.Option(help="the revision to deploy (its dvc.lock), or `worktree`")] = "HEAD",
-    force: Annotated[bool, typer.Option("--force", help="push the named Spaces even if unchanged")] = False,
-    bundles: Annotated[Path, typer.Option(help="folder of bundled Spaces")] = DIST_DIR,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would be pushed and why; push nothing")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="push even if unchanged, or if a model scores worse than the one served")
+    ] = False,
+    allow_sample: Annotated[
+        bool, typer.Option("--allow-sample", help="let models trained on the sample data go out (the card says so)")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for a pushed Space to run")] = 900.0,
+    poll: Annotated[float, typer.Option(help="seconds between two looks at a pushed Space's runtime")] = 10.0,
 ) -> None:
-    """Push to the Hub the Spaces whose bundle changed since a revision, if their models pass `deploy_when`.
+    """Make each Space on the Hub hold exactly its bundle: compare with the manifest the Hub has, push what differs
+    if it passes its gate, wait for the Space to run, call it on its examples, roll back if it does not answer.
 
-    Uses HF_TOKEN; SPACESUITE_HUB_OWNER replaces the owner of every repo_id. Exit 1 when a Space that should go
-    out is blocked (under a threshold, unblessed, or not built).
+    The token is found the way huggingface_hub finds it (HF_TOKEN, or `hf auth login`); SPACESUITE_HUB_OWNER replaces
+    the owner of every repo_id. Exit 1 when a Space that should go out is blocked or did not come up.
     """
+    from huggingface_hub import HfApi, get_token
     from rich.table import Table
 
     from training import deploy as tool
 
     chosen = [_check_space(space) for space in (spaces or SPACES)]
-    params = load_params()
+    token = get_token()
+    api = HfApi(token=token)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     plans = tool.plan(
-        params, chosen, since=since, against=against, force=force, bundles=bundles, owner=tool.hub_owner()
+        load_params(), chosen, api=api, commit=commit, owner=tool.hub_owner(), force=force, allow_sample=allow_sample
     )
-    table = Table(title=f"deploy: {since} → {against}" + (" (dry run)" if dry_run else ""))
-    for column in ("Space", "repo", "action", "why", "metrics", "gate"):
+    table = Table(title="deploy" + (" (dry run)" if dry_run else ""))
+    for column in ("Space", "repo", "action", "why", "gate"):
         table.add_column(column, overflow="fold")
     for p in plans:
-        why = "forced" if p.forced and not p.changes else "\n".join(p.changes) or "-"
-        metrics = "\n".join(f"{name} {value:.4f}" for name, value in p.metrics.items()) or "-"
-        table.add_row(p.space, p.repo_id, p.action, why, metrics, "blessed" if p.blessed else "\n".join(p.failures))
-    Console(width=160).print(table)
+        why = "\n".join([*p.changes, *(f"edited on the Hub: {edit}" for edit in p.edits)]) or "-"
+        table.add_row(p.space, p.repo_id, p.action, why, "\n".join(p.failures) or "passed")
+    Console().print(table)
+    outcomes = []
     if not dry_run:
-        token = os.environ.get("HF_TOKEN", "").strip()
         if any(p.action == "push" for p in plans) and not token:
-            raise RuntimeError("HF_TOKEN is not set: create a write token at https://huggingface.co/settings/tokens")
-        revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+            raise RuntimeError("no Hugging Face token: set HF_TOKEN (a write token) or run `hf auth login`")
+        revision = commit[:8] or "a local tree"
         for p in plans:
             if p.action == "push":
-                typer.echo(f"pushed {p.space}: {tool.push(p, token, revision.strip() or 'a local tree')}")
+                outcome = tool.push(
+                    api, p, revision=revision, token=token, timeout_s=timeout, poll_s=poll, progress=err.print
+                )
+                if outcome.ok:
+                    typer.echo(f"{outcome.space}: deployed {outcome.detail}")
+                else:
+                    err.print(f"{outcome.space}: {outcome.detail}", highlight=False, soft_wrap=True)
+                outcomes.append(outcome)
     blocked = [p.space for p in plans if p.action == "blocked"]
+    failed = [outcome.space for outcome in outcomes if not outcome.ok]
     if blocked:
         err.print(f"[bold red]blocked:[/] {', '.join(blocked)} (see the gate column)")
+    if failed:
+        err.print(f"[bold red]not deployed:[/] {', '.join(failed)}")
+    if blocked or failed:
         raise typer.Exit(1)
 
 
