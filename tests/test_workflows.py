@@ -160,7 +160,8 @@ def test_clean_under_actionlint(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_read_only_token_time_limit_and_major_pinned_actions(name: str) -> None:
     workflow = _workflow(name)
-    assert workflow["permissions"] == {"contents": "read"}
+    extra = {"actions": "read"} if name == "deploy.yml" else {}  # deploy reads whether CI passed on its commit
+    assert workflow["permissions"] == {"contents": "read", **extra}
     for job in workflow["jobs"].values():
         assert 0 < job["timeout-minutes"] <= 60
         assert job["runs-on"] == "ubuntu-latest"
@@ -191,10 +192,11 @@ def test_pipeline_runs_on_sample_data_with_python_311_and_the_dvc_cache(name: st
     cache = next(step for step in steps if step.get("uses", "").startswith("actions/cache@"))
     assert cache["with"]["path"] == ".dvc/cache"
     assert "hashFiles('dvc.lock', 'params.yaml')" in cache["with"]["key"]
-    # a fresh clone has no data/: the sample is written (the bytes data.dvc records) before `dvc repro`
-    sample, _ = _runs(workflow, "spacesuite data sample")
+    # a fresh clone has no data/: the sample is written (the bytes data.dvc records), or deploy fetches the public
+    # data, before `dvc repro`
+    data, _ = _runs(workflow, "spacesuite data fetch" if name == "deploy.yml" else "spacesuite data sample")
     repro, step = _runs(workflow, "dvc repro")
-    assert sample <= repro
+    assert data <= repro
     assert ". .venv/bin/activate" in step["run"], "dvc.yaml's commands call `spacesuite`: activate .venv first"
 
 
@@ -274,46 +276,71 @@ def test_ci_status_step_fails_when_stages_are_left(tmp_path: Path, clean: bool, 
 # --- deploy.yml --------------------------------------------------------------------------------------------------
 
 
-def test_deploy_triggers_inputs_and_concurrency() -> None:
+def test_deploy_runs_only_after_ci_passed_on_the_same_commit() -> None:
     workflow = _workflow("deploy.yml")
     triggers = _triggers(workflow)
-    assert triggers["push"] == {"branches": ["main"]}
-    inputs = triggers["workflow_dispatch"]["inputs"]
-    assert inputs["space"]["type"] == "choice"
-    assert inputs["space"]["default"] == "all"
+    assert triggers["workflow_run"] == {"workflows": ["CI"], "types": ["completed"], "branches": ["main"]}
+    assert "push" not in triggers
+    [job] = workflow["jobs"].values()
+    assert "github.event.workflow_run.conclusion == 'success'" in job["if"]
+    assert "github.event.workflow_run.event == 'push'" in job["if"]
+    _, checkout = _step(workflow, "actions/checkout@")
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    ci_passed, step = _step(workflow, "gh run list")
+    assert step["if"] == "github.event_name == 'workflow_dispatch'"
+    assert "--workflow ci.yml --commit" in step["run"] and "--status success" in step["run"]
+    assert ci_passed < _step(workflow, "actions/checkout@")[0]
+    assert _workflow("ci.yml")["name"] == "CI"
+
+
+def test_deploy_inputs_and_order() -> None:
+    workflow = _workflow("deploy.yml")
+    inputs = _triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert inputs["space"]["type"] == "choice" and inputs["space"]["default"] == "all"
     assert inputs["space"]["options"][0] == "all"
     assert sorted(inputs["space"]["options"][1:]) == sorted(SPACES)
-    assert inputs["dry_run"] == {**inputs["dry_run"], "type": "boolean", "default": False}
+    for flag in ("dry_run", "force", "allow_sample"):
+        assert inputs[flag] == {**inputs[flag], "type": "boolean", "default": False}
     assert workflow["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
-    _, checkout = _step(workflow, "actions/checkout@")
-    assert checkout["with"]["fetch-depth"] == 0  # the push's `before` commit must be reachable
     bootstrap, _ = _step(workflow, "bash scripts/bootstrap.sh")
-    repro, _ = _runs(workflow, "dvc repro")
+    remote, remote_step = _step(workflow, "bash scripts/dvc-remote.sh")
+    artifacts, artifacts_step = _runs(workflow, "dvc pull")
     deploy, step = _step(workflow, "spacesuite deploy")
-    assert bootstrap < repro < deploy
+    assert bootstrap < remote < artifacts < deploy
+    assert remote_step["env"] == {
+        "DVC_REMOTE_URL": "${{ vars.DVC_REMOTE_URL }}",
+        "DVC_REMOTE_CONFIG": "${{ secrets.DVC_REMOTE_CONFIG }}",
+    }
+    assert artifacts_step["env"]["KAGGLE_KEY"] == "${{ secrets.KAGGLE_KEY }}"
     assert step["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
     assert step["env"]["SPACESUITE_HUB_OWNER"] == "${{ vars.HF_OWNER }}"
+    assert step["env"]["SPACESUITE_TRAFFIC_TOKEN"] == "${{ secrets.SPACESUITE_TRAFFIC_TOKEN }}"
 
 
 def test_deploy_uses_cli_options_that_exist() -> None:
-    assert {"--since", "--force", "--dry-run"} <= _options("deploy")
+    assert {"--force", "--dry-run", "--allow-sample", "--timeout"} <= _options("deploy")
     assert {"--traffic", "--out", "--metrics"} <= _options("drift")
+    data = get_command(app).commands["data"].commands
+    assert {"sample", "fetch", "use", "which"} <= set(data)
 
 
 @pytest.mark.parametrize(
-    ("space", "dry_run", "expected"),
+    ("inputs", "expected"),
     [
-        ("", "", "deploy --since HEAD~1"),  # push to main: no inputs
-        ("all", "false", "deploy --since HEAD~1"),
-        ("all", "true", "deploy --since HEAD~1 --dry-run"),
-        ("emotion", "false", "deploy emotion --force --since HEAD~1"),
-        ("keras-basics", "true", "deploy keras-basics --force --since HEAD~1 --dry-run"),
+        ({}, "deploy"),  # after CI: no inputs
+        ({"SPACE": "all", "DRY_RUN": "false", "FORCE": "false", "ALLOW_SAMPLE": "false"}, "deploy"),
+        ({"SPACE": "all", "DRY_RUN": "true"}, "deploy --dry-run"),
+        ({"SPACE": "emotion", "FORCE": "true"}, "deploy emotion --force"),
+        (
+            {"SPACE": "keras-basics", "DRY_RUN": "true", "ALLOW_SAMPLE": "true"},
+            "deploy keras-basics --dry-run --allow-sample",
+        ),
     ],
 )
-def test_deploy_passes_the_inputs_to_the_cli(tmp_path: Path, space: str, dry_run: str, expected: str) -> None:
+def test_deploy_passes_the_inputs_to_the_cli(tmp_path: Path, inputs: dict[str, str], expected: str) -> None:
     env = _stand_ins(tmp_path, spacesuite=f'echo "$*" > "{tmp_path / "args"}"')
     _, step = _step(_workflow("deploy.yml"), "spacesuite deploy")
-    result = _run_step(step, tmp_path, {**env, "SPACE": space, "DRY_RUN": dry_run, "HF_TOKEN": "x"})
+    result = _run_step(step, tmp_path, {**env, **inputs, "HF_TOKEN": "x"})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "args").read_text().strip() == expected
 
@@ -331,6 +358,102 @@ def test_deploy_fails_early_without_a_token(tmp_path: Path, token: str, dry_run:
     assert result.returncode == code
     if code:
         assert "HF_TOKEN" in result.stdout
+
+
+def _pipeline_stand_ins(tmp_path: Path, source: str, status_clean: bool = True) -> dict[str, str]:
+    """`spacesuite` and `dvc` stand-ins that log their arguments; `data which` answers `source`."""
+    log = tmp_path / "calls"
+    quiet = "exit 0" if status_clean else "exit 1"
+    return _stand_ins(
+        tmp_path,
+        spacesuite=f'echo "spacesuite $*" >> "{log}"; if [ "$*" = "data which" ]; then echo {source}; fi',
+        dvc=f'echo "dvc $*" >> "{log}"; if [ "$*" = "status --quiet" ]; then {quiet}; fi',
+    )
+
+
+def _calls(tmp_path: Path) -> list[str]:
+    log = tmp_path / "calls"
+    return [line for line in log.read_text().splitlines() if line != "spacesuite data which"] if log.exists() else []
+
+
+def test_deploy_trains_on_the_public_data_when_params_train_on_the_sample(tmp_path: Path) -> None:
+    _, step = _runs(_workflow("deploy.yml"), "dvc pull")
+    env = _pipeline_stand_ins(tmp_path, "sample")
+    missing = _run_step(step, tmp_path, {**env, "KAGGLE_USERNAME": "", "KAGGLE_KEY": ""})
+    assert missing.returncode == 1 and "KAGGLE_USERNAME and KAGGLE_KEY" in missing.stdout
+    assert _calls(tmp_path) == []
+    result = _run_step(step, tmp_path, {**env, "KAGGLE_USERNAME": "me", "KAGGLE_KEY": "k", "DVC_REMOTE_URL": ""})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _calls(tmp_path) == ["spacesuite data use public", "spacesuite data fetch", "dvc add data", "dvc repro"]
+    (tmp_path / "calls").unlink()
+    remote = {**env, "KAGGLE_USERNAME": "me", "KAGGLE_KEY": "k", "DVC_REMOTE_URL": "s3://bucket/x"}
+    assert _run_step(step, tmp_path, remote).returncode == 0
+    calls = _calls(tmp_path)
+    assert calls.index("dvc pull --run-cache --allow-missing") < calls.index("dvc repro")
+    assert calls[-1] == "dvc push --run-cache"
+
+
+@pytest.mark.parametrize(("remote", "clean", "code"), [("", True, 1), ("s3://b/x", False, 1), ("s3://b/x", True, 0)])
+def test_deploy_ships_what_dvc_lock_records_when_params_train_on_real_data(
+    tmp_path: Path, remote: str, clean: bool, code: int
+) -> None:
+    _, step = _runs(_workflow("deploy.yml"), "dvc pull")
+    env = _pipeline_stand_ins(tmp_path, "public", status_clean=clean)
+    result = _run_step(step, tmp_path, {**env, "DVC_REMOTE_URL": remote})
+    assert result.returncode == code, result.stdout + result.stderr
+    calls = _calls(tmp_path)
+    assert "dvc repro" not in calls and "spacesuite data fetch" not in calls  # nothing is retrained
+    if not remote:
+        assert "DVC_REMOTE_URL" in result.stdout and calls == []
+    else:
+        assert calls[:2] == ["dvc pull", "dvc status --quiet"]
+        assert ("Not what dvc.lock records" in result.stdout) is (not clean)
+
+
+@pytest.mark.parametrize(("source", "remote", "code"), [("sample", "", 0), ("public", "", 1), ("public", "/r", 0)])
+def test_ci_pulls_the_recorded_artifacts_when_params_train_on_real_data(
+    tmp_path: Path, source: str, remote: str, code: int
+) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "dvc-remote.sh").write_text(f'echo "dvc-remote.sh" >> "{tmp_path / "calls"}"\n')
+    _, step = _step(_workflow("ci.yml"), "spacesuite data which")
+    env = _pipeline_stand_ins(tmp_path, source)
+    result = _run_step(step, tmp_path, {**env, "DVC_REMOTE_URL": remote})
+    assert result.returncode == code, result.stdout + result.stderr
+    expected = {
+        ("sample", ""): ["spacesuite data sample"],
+        ("public", ""): [],
+        ("public", "/r"): ["dvc-remote.sh", "dvc pull"],
+    }
+    assert _calls(tmp_path) == expected[(source, remote)]
+
+
+def test_dvc_remote_script_configures_any_remote_without_printing_its_options(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "dvc-remote.sh", repo / "scripts")
+    (repo / ".venv").symlink_to(REPO / ".venv")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([str(VENV_BIN / "dvc"), "init", "-q"], cwd=repo, check=True)
+    env = {**os.environ, "DVC_REMOTE_URL": str(tmp_path / "store"), "DVC_REMOTE_CONFIG": "verify=true\n jobs = 3 \n"}
+    result = subprocess.run(["bash", "scripts/dvc-remote.sh"], cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "dvc remote: storage (local)"
+    config = (repo / ".dvc" / "config.local").read_text()
+    assert "remote = storage" in config and "verify = true" in config and "jobs = 3" in config
+    assert "storage" not in (repo / ".dvc" / "config").read_text()  # never in the committed config
+    unset = subprocess.run(
+        ["bash", "scripts/dvc-remote.sh"], cwd=repo, env={**env, "DVC_REMOTE_URL": ""}, capture_output=True, text=True
+    )
+    assert unset.returncode == 0 and "not set" in unset.stdout
+    bad = subprocess.run(
+        ["bash", "scripts/dvc-remote.sh"],
+        cwd=repo,
+        env={**env, "DVC_REMOTE_URL": "ftp://x"},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "unknown scheme 'ftp'" in bad.stderr
 
 
 # --- drift.yml ---------------------------------------------------------------------------------------------------
