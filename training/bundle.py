@@ -11,21 +11,22 @@ import csv
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from shared.artifact import ImageInput, ModelSpec, TabularInput, TextInput
+from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput, TextInput
+from shared.errors import InputError
 from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
 from training.cards import LICENSE_FILE, check_card
-from training.export import CLASS_INDICES
-from training.io import read_json
+from training.io import load_splits, read_json
 from training.params import SpaceParams
 from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
-from training.train import load_splits
+from training.spec import CLASS_INDICES
 
 # What a Space imports at run time; pinned to the versions the pipeline was tested with.
 RUNTIME_PACKAGES = [
@@ -208,34 +209,72 @@ def render_readme(
     return readme
 
 
-def write_examples(folder: Path, pixels: np.ndarray, classes: np.ndarray, labels: list[str]) -> None:
-    """Save one test image for each of the first few classes, named after its label (PNG; JPEG for photos)."""
+def example_rows(
+    model, instances: list, classes: np.ndarray, labels: list[str], key: Callable[[int], Any] | None = None
+) -> list[int]:
+    """One test row per class, for the first EXAMPLES_PER_MODEL classes: the first (by `key`) that the bundled
+    `model` answers with its own label, else the class's first row (an example shown wrong tells of a weak model)."""
+
+    def right(row: int, label: str) -> bool:
+        try:
+            return model.predict_one(instances[row]).top[0] == label
+        except InputError:  # a row the Space would refuse (a flat image) is no example
+            return False
+
+    chosen = []
+    for class_index in range(min(len(labels), EXAMPLES_PER_MODEL)):
+        rows = sorted((int(row) for row in np.flatnonzero(classes == class_index)), key=key)
+        if rows:
+            chosen.append(next((row for row in rows[:50] if right(row, labels[class_index])), rows[0]))
+    return chosen
+
+
+def write_image_examples(folder: Path, pixels: np.ndarray, rows: list[int], labels: list[str], y: np.ndarray) -> None:
+    """Save the chosen test images, each named after its label (PNG; JPEG for photos)."""
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".jpg" if pixels.ndim == 4 else ".png"
-    for class_index in range(min(EXAMPLES_PER_MODEL, len(labels))):
-        rows = np.flatnonzero(classes == class_index)
-        if rows.size:
-            Image.fromarray(pixels[int(rows[0])]).save(folder / f"{labels[class_index]}{suffix}", quality=90)
+    for row in rows:
+        Image.fromarray(pixels[row]).save(folder / f"{labels[int(y[row])]}{suffix}", quality=90)
 
 
-def write_tabular_examples(path: Path, rows: np.ndarray, names: list[str]) -> None:
-    """Save the first few test rows as a CSV with a header of feature names."""
+def write_tabular_examples(path: Path, rows: np.ndarray, features: list[Feature]) -> None:
+    """Save test rows as a CSV with a header of feature names, as a form takes them: numbers, a category's choice,
+    an empty cell for a missing value."""
+
+    def cell(value: float, feature: Feature) -> str:
+        if np.isnan(value):
+            return ""
+        return feature.choices[int(value)] if feature.kind == "category" else f"{value:.4g}"
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(names)
-        writer.writerows([[f"{value:.4g}" for value in row] for row in rows[:EXAMPLES_PER_MODEL]])
+        writer.writerow([feature.name for feature in features])
+        writer.writerows([[cell(v, f) for v, f in zip(row, features, strict=True)] for row in rows])
 
 
-def write_text_examples(path: Path, texts: np.ndarray, classes: np.ndarray, labels: list[str]) -> None:
-    """Save one test text per class (the shortest, so the examples read at a glance) as a JSON list."""
-    chosen = []
-    for class_index in range(len(labels)):
-        rows = [str(texts[row]) for row in np.flatnonzero(classes == class_index)]
-        if rows:
-            chosen.append(min(rows, key=lambda text: (len(text) < 25, len(text))))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(chosen, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_examples(model_dir: Path, examples_dir: Path, spec: ModelSpec, splits: dict[str, np.ndarray]) -> None:
+    """The Space's examples of one model, from the test split: a regressor's first rows; for a classifier one per
+    class (its label in class order: file names for images), each answered right by the bundled model if one is."""
+    from shared.service import load_model
+
+    x, y = splits["x_test"], splits["y_test"]
+    if isinstance(spec.input, TabularInput) and not spec.labels:
+        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, x[:EXAMPLES_PER_MODEL], spec.input.features)
+        return
+    model = load_model(model_dir)
+    if isinstance(spec.input, TextInput):
+        texts = [str(text) for text in splits["text_test"]]
+        readable = lambda row: (len(texts[row]) < 25, len(texts[row]))  # noqa: E731 - short, but not a fragment
+        rows = example_rows(model, texts, y, spec.labels, key=readable)
+        examples_dir.mkdir(parents=True, exist_ok=True)
+        chosen = json.dumps([texts[row] for row in rows], indent=2, ensure_ascii=False)
+        (examples_dir / TEXT_EXAMPLES).write_text(chosen + "\n", encoding="utf-8")
+    elif isinstance(spec.input, TabularInput):
+        rows = example_rows(model, [list(row) for row in x], y, spec.labels)
+        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, x[rows], spec.input.features)
+    else:
+        write_image_examples(examples_dir, x, example_rows(model, list(x), y, spec.labels), spec.labels, y)
 
 
 def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[ModelSpec, dict, dict]:
@@ -262,13 +301,7 @@ def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[Mo
     else:
         shutil.copy2(paths.plots / CONFUSION_IMAGE, model_dir / CONFUSION_IMAGE)
         shutil.copy2(paths.export / CLASS_INDICES, model_dir / CLASS_INDICES)
-    if isinstance(spec.input, TabularInput):
-        names = [feature.name for feature in spec.input.features]
-        write_tabular_examples(examples_dir / TABULAR_EXAMPLES, splits["x_test"], names)
-    elif isinstance(spec.input, TextInput):
-        write_text_examples(examples_dir / TEXT_EXAMPLES, splits["text_test"], splits["y_test"], spec.labels)
-    else:
-        write_examples(examples_dir, splits["x_test"], splits["y_test"], spec.labels)
+    write_examples(model_dir, examples_dir, spec, splits)
     return spec, evaluation, parity
 
 

@@ -19,8 +19,8 @@ from rich.console import Console
 
 from shared import constants
 from shared.errors import SpacesuiteError
-from training.models import MODELS, SPACES, model_info
-from training.params import PARAMS_FILE, BirdSpeciesParams, DataSource, EmotionParams, GenderParams, load_params
+from training.demos import demo, names
+from training.params import PARAMS_FILE, DataSource, load_params
 from training.paths import DIST_DIR, DemoPaths
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -38,8 +38,8 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-Model = Annotated[str, typer.Argument(help=f"one of: {', '.join(MODELS)}")]
-Space = Annotated[str, typer.Argument(help=f"one of: {', '.join(SPACES)}")]
+Model = Annotated[str, typer.Argument(help=f"one of: {', '.join(names())}")]
+Space = Annotated[str, typer.Argument(help="a Space of params.yaml's `spaces`")]
 
 
 def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,50 +59,30 @@ def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _check_space(space: str) -> str:
-    if space not in SPACES:
-        raise KeyError(f"unknown Space {space!r}; choose one of {', '.join(SPACES)}")
-    return space
+def _spaces(chosen: list[str] | None) -> list[str]:
+    """The Spaces named (all of params.yaml's when none is), each checked to be one."""
+    known = list(load_params().spaces)
+    for space in chosen or ():
+        if space not in known:
+            raise KeyError(f"unknown Space {space!r}; choose one of {', '.join(known)}")
+    return list(chosen or known)
 
 
 @data_app.command("sample")
 @_known_errors
 def data_sample() -> None:
     """Write the deterministic sample data of every model into data/sample/ (what data.dvc records)."""
-    from training import birds, digits, emotion, gender, housing, sign_language
-
     params = load_params()
-    seed = params.base.seed
-    written = [
-        *sign_language.write_sample(
-            DemoPaths("sign-language").sample_data,
-            train_per_class=params.sign_language.data.sample_train_per_class,
-            test_per_class=params.sign_language.data.sample_test_per_class,
-            seed=seed,
-        ),
-        *birds.write_sample(
-            DemoPaths("bird-species").sample_data, per_class=params.bird_species.data.sample_per_class, seed=seed
-        ),
-        *digits.write_sample(
-            DemoPaths("digits").sample_data, test_fraction=params.digits.data.sample_test_fraction, seed=seed
-        ),
-        *housing.write_sample(DemoPaths("housing").sample_data, rows=params.housing.data.sample_rows, seed=seed),
-        *gender.write_sample(DemoPaths("gender").sample_data, rows=params.gender.data.sample_rows, seed=seed),
-        *emotion.write_sample(
-            DemoPaths("emotion").sample_data, per_class=params.emotion.data.sample_per_class, seed=seed
-        ),
-    ]
-    for model in MODELS:
-        folder = DemoPaths(model).sample_data
-        typer.echo(f"wrote {sum(folder in path.parents for path in written)} files under {folder}")
+    for name in params.models():
+        folder = DemoPaths(name).sample_data
+        written = demo(name).write_sample(folder, params.model(name).data, params.base.seed)
+        typer.echo(f"wrote {len(written)} files under {folder}")
 
 
 @data_app.command("fetch")
 @_known_errors
 def data_fetch(
-    models: Annotated[
-        list[str] | None, typer.Argument(help=f"models to fetch (default: all): {', '.join(MODELS)}")
-    ] = None,
+    models: Annotated[list[str] | None, typer.Argument(help="models to fetch (default: all)")] = None,
     pin: Annotated[
         bool, typer.Option("--pin", help="record in params.yaml the sha256 of files not pinned yet (check them first)")
     ] = False,
@@ -115,7 +95,7 @@ def data_fetch(
     """
     from training.fetch import fetch_models
 
-    fetch_models([model_info(model).name for model in models or ()], params_path=params, pin=pin)
+    fetch_models([demo(model).name for model in models or ()], params_path=params, pin=pin)
 
 
 @data_app.command("use")
@@ -127,12 +107,12 @@ def data_use(
     """Set `<model>.data.source` in params.yaml (comments and everything else stay as they are)."""
     from training.fetch import set_yaml_values
 
-    chosen = [model_info(model).name for model in models or MODELS]
+    chosen = [demo(model) for model in models or load_params().models()]
     text = PARAMS_FILE.read_text(encoding="utf-8")
-    edits = {(model.replace("-", "_"), "data", "source"): source for model in chosen}
+    edits = {(item.section, "data", "source"): source for item in chosen}
     PARAMS_FILE.write_text(set_yaml_values(text, edits), encoding="utf-8")
-    load_params()  # still valid
-    typer.echo(f"data source {source}: {', '.join(chosen)}")
+    load_params().check_all()  # still valid
+    typer.echo(f"data source {source}: {', '.join(item.name for item in chosen)}")
 
 
 @data_app.command("which")
@@ -140,7 +120,7 @@ def data_use(
 def data_which() -> None:
     """Print the data source every model trains on: `sample`, `kaggle` or `public`, or `mixed`."""
     params = load_params()
-    sources = {params.model(model).data.source for model in MODELS}
+    sources = {params.model(model).data.source for model in params.models()}
     typer.echo(sources.pop() if len(sources) == 1 else "mixed")
 
 
@@ -150,72 +130,63 @@ def ingest(model: Model) -> None:
     """Validate the raw files of a model and keep them as one array file."""
     from training import ingest as stage
 
-    stage.main(model_info(model).name, load_params().model(model).data)
+    stage.main(demo(model), load_params().model(model).data)
 
 
 @app.command()
 @_known_errors
 def prepare(model: Model) -> None:
-    """Split a model's rows into train/val/test (stratified for classifiers)."""
+    """Split a model's rows into train/val/test (stratified for classifiers; texts tokenized)."""
     from training import prepare as stage
 
     params = load_params()
-    section = params.model(model_info(model).name)
-    stage.main(
-        model, section.split, params.base.seed, text=section.text if isinstance(section, EmotionParams) else None
-    )
+    stage.main(demo(model), params.model(model), params.base.seed)
 
 
 @app.command()
 @_known_errors
 def train(model: Model) -> None:
-    """Fit a model (curves logged with dvclive)."""
-    from training import train as stage
-
+    """Fit a model (Keras: curves logged with dvclive; scikit-learn: candidates compared in MLflow)."""
     params = load_params()
-    section = params.model(model_info(model).name)
-    if isinstance(section, GenderParams):
-        from training import compare
+    found, section = demo(model), params.model(model)
+    if found.framework == "sklearn":
+        from training import sklearn_models as stage
 
-        compare.train(section, params.base.seed)
-        return
-    stage.main(model, section, params.base.seed)
+        stage.train(found, section, params.base.seed)
+    else:
+        from training import train as stage
+
+        stage.main(found, section, params.base.seed)
 
 
 @app.command()
 @_known_errors
 def evaluate(model: Model) -> None:
-    """Score a model on every split; write metrics and the test split's plots."""
-    from training import evaluate as stage
+    """Score a model on every split; write metrics, the test split's plots and the blessing."""
+    found, section = demo(model), load_params().model(model)
+    if found.framework == "sklearn":
+        from training import sklearn_models as stage
 
-    if model_info(model).framework == "sklearn":
-        from training import compare
+        stage.evaluate(found, section)
+    else:
+        from training import evaluate as stage
 
-        compare.evaluate()
-        return
-    section = load_params().model(model)
-    stage.main(model, bless=section.bless if isinstance(section, EmotionParams) else None)
+        stage.main(found, section.bless)
 
 
 @app.command()
 @_known_errors
 def export(model: Model) -> None:
-    """Export SavedModel (TF Serving layout), float and quantized .tflite, and spec.json."""
-    from training import export as stage
+    """Export the model: SavedModel (TF Serving layout), float and quantized .tflite, or skops; and spec.json."""
+    found, section = demo(model), load_params().model(model)
+    if found.framework == "sklearn":
+        from training import sklearn_models as stage
 
-    section = load_params().model(model_info(model).name)
-    if isinstance(section, GenderParams):
-        from training import compare
+        stage.export(found, section)
+    else:
+        from training import export as stage
 
-        compare.export(section.export.version)
-        return
-    notes = {}
-    if isinstance(section, BirdSpeciesParams):
-        notes["base_weights"] = section.base_weights
-    steps = None
-    if isinstance(section, EmotionParams):
-        steps = section.text.model_dump(include={"lowercase", "remove_stopwords", "stem"})
-    stage.main(model, section.export.version, notes, text_steps=steps)
+        stage.main(found, section)
 
 
 @app.command()
@@ -224,7 +195,7 @@ def tfjs(model: Model) -> None:
     """Convert the SavedModel to a TF.js graph model (in its own environment)."""
     from training import tfjs as stage
 
-    stage.main(model_info(model).name, load_params().model(model).export.version)
+    stage.main(demo(model).name, load_params().model(model).export.version)
 
 
 @app.command()
@@ -233,7 +204,7 @@ def parity(model: Model) -> None:
     """Compare the .tflite models with Keras on the test split; fail beyond the params thresholds."""
     from training import parity as stage
 
-    stage.main(model_info(model).name, load_params().model(model).parity)
+    stage.main(demo(model), load_params().model(model).parity)
 
 
 @app.command()
@@ -242,7 +213,18 @@ def bundle(space: Space) -> None:
     """Assemble the self-contained Space folder in dist/spaces/<space>/."""
     from training import bundle as stage
 
-    stage.main(_check_space(space), load_params().space(space))
+    stage.main(_spaces([space])[0], load_params().space(space))
+
+
+@app.command("tfserving-config")
+@_known_errors
+def tfserving_config(
+    path: Annotated[Path, typer.Argument(help="where to write it")] = Path("build/tfserving/models.config"),
+) -> None:
+    """Write TF Serving's model config for every Keras demo's SavedModel (monitoring/compose.yaml mounts it)."""
+    from training import tfserving
+
+    tfserving.main(path)
 
 
 @app.command()
@@ -262,7 +244,7 @@ def drift(
     from training import drift as job
     from training.alerts import send_alert
 
-    chosen = [model_info(model).name for model in (models or MODELS)]
+    chosen = [demo(model).name for model in models] if models else load_params().models()
     if traffic is not None and not traffic.is_dir():
         raise FileNotFoundError(f"no traffic folder {traffic}")
     params = load_params()
@@ -312,7 +294,7 @@ def deploy(
 
     from training import deploy as tool
 
-    chosen = [_check_space(space) for space in (spaces or SPACES)]
+    chosen = _spaces(spaces)
     token = get_token()
     api = HfApi(token=token)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -378,7 +360,7 @@ def up(
     port: Annotated[int, typer.Option(help="port to listen on")] = constants.SERVER_PORT,
 ) -> None:
     """The main job: sample data if missing, `dvc repro`, then serve every Space locally."""
-    if not all(DemoPaths(model).sample_data.is_dir() for model in MODELS):
+    if not all(DemoPaths(model).sample_data.is_dir() for model in load_params().models()):
         data_sample()
     # dvc.yaml's commands call `spacesuite`: make this environment's scripts visible to them
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

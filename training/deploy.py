@@ -30,12 +30,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.artifact import SPEC_FILE, ModelSpec
+from shared.features import form_values, read_examples_csv
 from training.io import read_json
 from training.params import Params
 from training.paths import DIST_DIR, DemoPaths
 
 MANIFEST = "spacesuite.json"
 HUB_ONLY = frozenset({".gitattributes", MANIFEST})  # files of a Space repo that are not the bundle's
+NOT_SHIPPED = frozenset({".pyc", ".pyi"})  # written beside the sources by Python and by Gradio (a stub per component
+# subclass) when a Space runs from its bundle; .dvcignore skips them too
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
 PRIMARY_METRIC = {True: "accuracy", False: "rmse"}  # classifier?, when deploy_when names none
 FAILED_STAGES = frozenset({"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "DELETING", "STOPPED"})
@@ -95,7 +98,10 @@ def local_manifest(bundle: Path, commit: str) -> Manifest:
     files = {
         path.relative_to(bundle).as_posix(): file_record(path)
         for path in sorted(bundle.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts and path.name not in HUB_ONLY
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.name not in HUB_ONLY
+        and path.suffix not in NOT_SHIPPED
     }
     models = {
         spec.name: ModelRecord(version=spec.version, data_source=spec.data.source, metrics=spec.metrics)
@@ -235,8 +241,10 @@ def stale_bundles(spaces: list[str]) -> dict[str, str]:
 
     stale = {}
     with Repo() as repo:
+        makers = {out.def_path: stage.addressing for stage in repo.index.stages for out in stage.outs}
         for space in spaces:
-            status = repo.status(targets=[f"{space}-bundle"], with_deps=False)
+            stage = makers.get((DIST_DIR / space).as_posix())
+            status = repo.status(targets=[stage], with_deps=False) if stage else {"dvc.yaml": "no stage bundles it"}
             if status:
                 stale[space] = json.dumps(status, sort_keys=True)[:300]
     return stale
@@ -368,8 +376,7 @@ def examples(bundle: Path, spec: ModelSpec) -> list[Any]:
         return sorted(p for p in folder.glob("*") if p.suffix in {".png", ".jpg"})
     if kind == "text":
         return json.loads((folder / "examples.json").read_text(encoding="utf-8"))
-    lines = (folder / "examples.csv").read_text(encoding="utf-8").splitlines()[1:]
-    return [[float(value) for value in line.split(",")] for line in lines]
+    return [form_values(row, spec.input.features) for row in read_examples_csv(folder / "examples.csv")]
 
 
 def endpoint_for(api_info: Mapping[str, Any], spec: ModelSpec) -> str:

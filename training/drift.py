@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shared.artifact import ImageInput, ModelSpec, TabularInput, TextInput
+from shared.artifact import ModelSpec
 from shared.descriptors import CONFIDENCE, CONFIDENCE_LOG_ODDS, PREDICTION, descriptor_columns, log_odds
 from shared.errors import InputError
 from shared.traffic import read_records
@@ -71,51 +71,20 @@ Describe = Callable[[Any], dict[str, Any]]
 
 def describer(spec: ModelSpec, folder: Path) -> Describe:
     """A function from one raw reference row (image array, text, feature row) to the descriptors a Space logs
-    for it, computed by the Space's own classes (so reference and traffic are described alike)."""
-    if isinstance(spec.input, ImageInput):
-        from shared.classifier import ImageClassifier
+    for it, computed by the Space's own model class (so reference and traffic are described alike)."""
+    from shared.service import load_model
 
-        image_classifier = ImageClassifier.from_artifact(folder)
+    model = load_model(folder)
+    as_instance = {"image": np.asarray, "text": str, "tabular": lambda raw: [float(value) for value in raw]}
 
-        def describe_image(raw: Any) -> dict[str, Any]:
-            prediction = image_classifier.classify(np.asarray(raw))
-            label, confidence = prediction.top
-            return {**prediction.descriptors, PREDICTION: label, CONFIDENCE: confidence}
+    def describe(raw: Any) -> dict[str, Any]:
+        prediction = model.predict_one(as_instance[spec.input.kind](raw))
+        described = {**prediction.inputs, PREDICTION: prediction.answer}
+        if prediction.confidences is not None:
+            described[CONFIDENCE] = prediction.confidence
+        return described
 
-        return describe_image
-    if isinstance(spec.input, TextInput):
-        from shared.text_classifier import TextClassifier
-
-        text_classifier = TextClassifier.from_artifact(folder)
-
-        def describe_text(raw: Any) -> dict[str, Any]:
-            prediction = text_classifier.classify(str(raw))
-            label = max(prediction.confidences, key=prediction.confidences.__getitem__)
-            return {**prediction.descriptors, PREDICTION: label, CONFIDENCE: prediction.confidences[label]}
-
-        return describe_text
-    assert isinstance(spec.input, TabularInput)
-    names = [feature.name for feature in spec.input.features]
-    if spec.task == "tabular-classification":
-        from shared.sklearn_classifier import TabularClassifier
-
-        tabular_classifier = TabularClassifier.from_artifact(folder)
-
-        def describe_row(raw: Any) -> dict[str, Any]:
-            confidences = tabular_classifier.predict_proba([float(value) for value in raw])
-            label = max(confidences, key=confidences.__getitem__)
-            return {**dict(zip(names, map(float, raw), strict=True)), PREDICTION: label, CONFIDENCE: confidences[label]}
-
-        return describe_row
-    from shared.regressor import TabularRegressor
-
-    regressor = TabularRegressor.from_artifact(folder)
-
-    def describe_value(raw: Any) -> dict[str, Any]:
-        value = regressor.predict_raw([float(v) for v in raw])  # the log keeps the model's own units
-        return {**dict(zip(names, map(float, raw), strict=True)), PREDICTION: value}
-
-    return describe_value
+    return describe
 
 
 def reference_frame(model: str, rows: int, seed: int) -> tuple[pd.DataFrame, ModelSpec, int]:

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, mean_absolute_error, precision_recall_fscore_support, r2_score
 
-from training.io import write_json
-from training.models import ModelInfo, model_info
+from shared.artifact import Target
+from training.demos import Demo
+from training.io import load_splits, write_json
 from training.params import BlessParams
 from training.paths import DemoPaths
-from training.train import load_splits
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -85,10 +85,19 @@ def plot_predicted_vs_actual(y_true: np.ndarray, y_pred: np.ndarray, path: Path,
     plt.close(figure)
 
 
-def predict(network, info: ModelInfo, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict(network, demo: Demo, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Raw network output for stored rows: class probabilities (N, classes) or values (N,)."""
-    output = network.predict(info.inputs(rows), batch_size=batch_size, verbose=0)
-    return output if info.is_classifier else output.reshape(-1)
+    output = network.predict(demo.inputs(rows), batch_size=batch_size, verbose=0)
+    return output if demo.is_classifier else output.reshape(-1)
+
+
+def unit_of(target: Target | None) -> str:
+    """How a regressor's own unit reads on a plot axis: `$100,000`, `10 kg`, or the unit."""
+    if target is None:
+        return ""
+    if target.unit == "$":
+        return f"${target.scale:,.0f}"
+    return f"{target.scale:g} {target.unit}" if target.scale != 1 else target.unit
 
 
 def write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
@@ -100,38 +109,37 @@ def write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
 
 
 def blessing(test: dict[str, float], bless: BlessParams) -> dict:
-    """The TFX-Evaluator-style verdict: blessed only when every test score meets its threshold in params."""
-    checks = {"accuracy": bless.min_accuracy, "f1_macro": bless.min_f1_macro}
-    failures = [
-        f"test {key} {test[key]:.4f} < bless.min_{key} {minimum}"
-        for key, minimum in checks.items()
-        if test[key] < minimum
-    ]
-    return {"blessed": not failures, "failures": failures, "thresholds": checks}
+    """The TFX-Evaluator-style verdict: blessed only when every test score meets its threshold in params (the ones
+    that apply: accuracy and macro-F1 for a classifier, RMSE for a regressor)."""
+    minimums = {key: getattr(bless, f"min_{key}") for key in ("accuracy", "f1_macro") if key in test}
+    maximums = {"rmse": bless.max_rmse} if "rmse" in test and bless.max_rmse is not None else {}
+    failures = [f"test {k} {test[k]:.4f} < bless.min_{k} {limit}" for k, limit in minimums.items() if test[k] < limit]
+    failures += [f"test {k} {test[k]:.4f} > bless.max_{k} {limit}" for k, limit in maximums.items() if test[k] > limit]
+    return {"blessed": not failures, "failures": failures, "thresholds": {**minimums, **maximums}}
 
 
-def main(name: str, bless: BlessParams | None = None) -> None:
-    """Run the stage for a model: write metrics/<model>/evaluate.json and its test-split plots (and, with
-    `bless`, blessing.json, which the bundle stage checks)."""
+def main(demo: Demo, bless: BlessParams) -> None:
+    """Run the stage for a Keras demo: write metrics/<demo>/evaluate.json, its test-split plots and blessing.json
+    (which the bundle stage checks)."""
     import keras
 
-    paths = DemoPaths(name)
-    info = model_info(name)
+    paths = DemoPaths(demo.name)
+    name = demo.name
     splits = load_splits(paths.splits)
     network = keras.models.load_model(paths.keras_model)
     report: dict[str, dict[str, float]] = {}
     outputs = {}
     for split in ("train", "val", "test"):
-        output = predict(network, info, splits[f"x_{split}"])
-        outputs[split] = output.argmax(axis=1) if info.is_classifier else output
-        metrics = (classification_metrics if info.is_classifier else regression_metrics)(
+        output = predict(network, demo, splits[f"x_{split}"])
+        outputs[split] = output.argmax(axis=1) if demo.is_classifier else output
+        metrics = (classification_metrics if demo.is_classifier else regression_metrics)(
             splits[f"y_{split}"], outputs[split]
         )
         report[split] = {**metrics, "rows": len(output)}
     write_json(paths.metrics / "evaluate.json", report)
     paths.plots.mkdir(parents=True, exist_ok=True)
     y_test, test_output = splits["y_test"], outputs["test"]
-    if info.is_classifier:
+    if demo.is_classifier:
         labels = [str(label) for label in splits["labels"]]
         pairs = ((labels[a], labels[p]) for a, p in zip(y_test, test_output, strict=True))
         write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
@@ -140,13 +148,16 @@ def main(name: str, bless: BlessParams | None = None) -> None:
     else:
         pairs = ((f"{a:.4f}", f"{p:.4f}") for a, p in zip(y_test, test_output, strict=True))
         write_pairs(paths.plots / "predictions.csv", ("actual", "predicted"), pairs)
-        plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", "$100,000")
+        plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", unit_of(demo.target))
         summary = f"test RMSE {report['test']['rmse']:.4f}, R² {report['test']['r2']:.4f}"
     print(f"evaluate {name}: {summary} on {report['test']['rows']} rows")
-    if bless is not None:
-        verdict = blessing(report["test"], bless)
-        write_json(paths.metrics / "blessing.json", verdict)
-        print(
-            f"evaluate {name}: "
-            + ("blessed" if verdict["blessed"] else "NOT blessed: " + "; ".join(verdict["failures"]))
-        )
+    write_blessing(name, report["test"], bless)
+
+
+def write_blessing(name: str, test: dict[str, float], bless: BlessParams) -> dict:
+    """Write metrics/<demo>/blessing.json for these test metrics and say the verdict; return it."""
+    verdict = blessing(test, bless)
+    write_json(DemoPaths(name).metrics / "blessing.json", verdict)
+    said = "blessed" if verdict["blessed"] else "NOT blessed: " + "; ".join(verdict["failures"])
+    print(f"evaluate {name}: {said}")
+    return verdict

@@ -3,25 +3,19 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
 
-from shared.artifact import DataProvenance, Feature, ImageInput, ModelSpec, TabularInput, TextInput
-from shared.text import TextSteps
-from training import housing
-from training.io import read_json, write_json
-from training.models import model_info
-from training.paths import DemoPaths
-from training.prepare import VOCABULARY_FILE
-from training.train import load_splits
+from shared.artifact import DataProvenance, ImageInput, ModelSpec, TabularInput, TextInput, TextSteps
+from training.demos import Demo
+from training.io import load_splits, read_json, write_json
+from training.paths import VOCABULARY_FILE, DemoPaths
+from training.spec import CLASS_INDICES, feature_ranges
 
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_quantized": "model_quant.tflite"}
-
-CLASS_INDICES = "class_indices.json"
 
 
 def convert_to_tflite(saved_model: Path, *, quantize: bool) -> bytes:
@@ -34,42 +28,27 @@ def convert_to_tflite(saved_model: Path, *, quantize: bool) -> bytes:
     return converter.convert()
 
 
-def feature_ranges(features: list[Feature], rows: np.ndarray) -> list[Feature]:
-    """The features with the range seen in `rows` (what a form accepts) and the median as default."""
-    return [
-        feature.model_copy(
-            update={
-                # 4 decimals, widened outward so training values stay inside; the 1e-6 slack absorbs float32
-                # error (5.9 is stored as 5.900000095367432 and must not become 5.9001)
-                "minimum": math.floor((float(rows[:, i].min()) + 1e-6) * 1e4) / 1e4,
-                "maximum": math.ceil((float(rows[:, i].max()) - 1e-6) * 1e4) / 1e4,
-                "default": round(float(np.median(rows[:, i])), 4),
-            }
-        )
-        for i, feature in enumerate(features)
-    ]
-
-
 def model_input(
-    name: str, network, splits: dict[str, np.ndarray], text_steps: dict | None = None
+    demo: Demo, network, splits: dict[str, np.ndarray], text_steps: dict | None = None
 ) -> ImageInput | TabularInput | TextInput:
-    """What the exported model takes, read from the network's input shape and the training rows."""
-    info = model_info(name)
-    if info.task == "text-classification":
+    """What the exported model takes, read from the demo, the network's input shape and the training rows."""
+    if demo.task == "text-classification":
         steps = TextSteps.model_validate(text_steps or {})
         return TextInput(sequence_length=int(network.inputs[0].shape[1]), steps=steps, vocabulary=VOCABULARY_FILE)
-    if not info.channels:
-        rows = np.concatenate([splits["x_train"], splits["x_val"]])
-        return TabularInput(features=feature_ranges(housing.FEATURES, rows))
+    if not demo.channels:
+        return TabularInput(
+            features=feature_ranges(list(demo.features), np.concatenate([splits["x_train"], splits["x_val"]]))
+        )
     _, height, width, _ = network.inputs[0].shape
-    framing = info.framing
-    steps = "frame like MNIST (bounding box to 20×20, centre of mass centred)" if framing == "digit" else "center crop"
-    color = "gray" if info.channels == 1 else "RGB"
+    steps = (
+        "frame like MNIST (bounding box to 20×20, centre of mass centred)" if demo.framing == "digit" else "center crop"
+    )
+    color = "gray" if demo.channels == 1 else "RGB"
     return ImageInput(
         height=height,
         width=width,
-        channels=info.channels,
-        framing=framing,
+        channels=demo.channels,
+        framing=demo.framing,
         preprocessing=f"shared.images.preprocess_image: {color}, {steps}, resize (Lanczos), /255",
     )
 
@@ -77,7 +56,7 @@ def model_input(
 def export_model(
     network,
     *,
-    name: str,
+    demo: Demo,
     version: int,
     provenance: DataProvenance,
     splits: dict[str, np.ndarray],
@@ -95,18 +74,17 @@ def export_model(
     network.export(str(serving), verbose=False)
     for role, filename in TFLITE_FILES.items():
         (out / filename).write_bytes(convert_to_tflite(serving, quantize=role == "tflite_quantized"))
-    info = model_info(name)
     labels = [str(label) for label in splits["labels"]]
     files = dict(TFLITE_FILES)
-    if info.task == "text-classification":
+    if demo.task == "text-classification":
         files["vocabulary"] = VOCABULARY_FILE
     spec = ModelSpec(
-        name=name,
+        name=demo.name,
         version=version,
-        task=info.task,
+        task=demo.task,
         labels=labels,
-        target=None if info.is_classifier else housing.TARGET_SPEC,
-        input=model_input(name, network, splits, text_steps),
+        target=demo.target,
+        input=model_input(demo, network, splits, text_steps),
         signature_input=network.inputs[0].name,
         files=files,
         data=provenance,
@@ -114,24 +92,27 @@ def export_model(
         trained_with=notes or {},
     )
     spec.save(out)
-    if info.is_classifier:
+    if demo.is_classifier:
         write_json(out / CLASS_INDICES, {label: index for index, label in enumerate(labels)})
     return spec
 
 
-def main(name: str, version: int, notes: dict[str, str] | None = None, text_steps: dict | None = None) -> None:
-    """Run the stage for a model: read model.keras, splits and provenance, write build/<model>/export/."""
+def main(demo: Demo, section) -> None:
+    """Run the stage for a Keras demo: read model.keras, splits and provenance, write build/<demo>/export/."""
     import keras
 
+    name, version = demo.name, section.export.version
     paths = DemoPaths(name)
+    text_steps = read_json(paths.text_steps) if demo.task == "text-classification" else None
+    notes = demo.notes(section)
     network = keras.models.load_model(paths.keras_model)
     provenance = DataProvenance.model_validate(read_json(paths.provenance))
     paths.export.mkdir(parents=True, exist_ok=True)
     if text_steps is not None:
-        shutil.copy2(paths.splits.with_name(VOCABULARY_FILE), paths.export / VOCABULARY_FILE)
+        shutil.copy2(paths.vocabulary, paths.export / VOCABULARY_FILE)
     spec = export_model(
         network,
-        name=name,
+        demo=demo,
         version=version,
         provenance=provenance,
         splits=load_splits(paths.splits),

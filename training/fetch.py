@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from shared.errors import ChecksumError, FetchError
-from training import emotion, housing
 from training.paths import PUBLIC_DATA_DIR
 from training.sources import ArchiveSource, HubSource, KaggleSource, Source, UrlSource
 
@@ -41,11 +40,7 @@ KAGGLE_CREDENTIALS = (
     "in GitHub Actions, add them as repository secrets of those names"
 )
 
-# A source's `convert`: how the downloaded files become the reader's layout (the dataset's own module knows).
-CONVERTERS: dict[str, Callable[[list[Path], Path], list[Path]]] = {
-    "dair-ai-parquet": emotion.write_dair_files_from_parquet,
-    "sklearn-cal-housing": lambda files, folder: [housing.write_sklearn_cache(_only(files), folder)],
-}
+Converter = Callable[[list[Path], Path], list[Path]]  # (downloaded files, folder) → files in the reader's layout
 
 
 @dataclass(frozen=True)
@@ -90,18 +85,17 @@ def fetch_models(
         KeyError: an unknown model.
         FetchError: a source could not be fetched, or a checksum differs or is not pinned (one sentence).
     """
-    from training.models import MODELS, model_info
+    from training.demos import demo
     from training.params import load_params
 
     params = load_params(params_path)
     reports = []
-    for model in models or list(MODELS):
-        name = model_info(model).name
-        sources = params.model(name).data.public
+    for model in models or params.models():
+        found = demo(model)
+        name, sources = found.name, params.model(model).data.public
         if not sources:
-            section = name.replace("-", "_")
-            raise FetchError(f"{name}: params.yaml declares no {section}.data.public sources to fetch")
-        report = fetch_model(name, sources, root=root, allow_unpinned=pin, console=console)
+            raise FetchError(f"{name}: params.yaml declares no {found.section}.data.public sources to fetch")
+        report = fetch_model(name, sources, root=root, allow_unpinned=pin, console=console, converters=found.converters)
         if pin and report.unpinned:
             written = pin_checksums(params_path, name, report.unpinned)
             _console(console).print(f"{name}: pinned {written} checksum(s) in {params_path}", highlight=False)
@@ -116,6 +110,7 @@ def fetch_model(
     root: Path = PUBLIC_DATA_DIR,
     allow_unpinned: bool = False,
     console: Console | None = None,
+    converters: Mapping[str, Converter] | None = None,
 ) -> FetchReport:
     """Fetch `sources` into `root/<model>/`, replacing it only when every file is fetched, checked and converted.
 
@@ -125,6 +120,7 @@ def fetch_model(
         root: the folder holding each model's fetched data.
         allow_unpinned: land files whose pin is null (the caller then pins them) instead of refusing.
         console: where the progress goes (default: stderr).
+        converters: the demo's conversions, by the name a source's `convert` gives.
 
     Raises:
         FetchError: a credential is missing, a client or URL failed (one sentence, no token in it).
@@ -152,7 +148,10 @@ def fetch_model(
                 f"{model}: {item.name}  {item.bytes:,} bytes  sha256 {item.sha256}", highlight=False, soft_wrap=True
             )
         for index, paths in raw.items():
-            CONVERTERS[sources[index].convert](paths, staging)  # type: ignore[union-attr]
+            convert = sources[index].convert  # type: ignore[union-attr]
+            if convert not in (converters or {}):
+                raise FetchError(f"{model}: no conversion {convert!r} (this demo has: {', '.join(converters or {})})")
+            (converters or {})[convert](paths, staging)
         _remove(staging / ".download")
         _swap(staging, final)
     finally:
@@ -419,12 +418,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
-
-
-def _only(files: list[Path]) -> Path:
-    if len(files) != 1:
-        raise FetchError(f"expected one downloaded file to convert, got {[path.name for path in files]}")
-    return files[0]
 
 
 def _reason(error: BaseException) -> str:

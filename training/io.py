@@ -57,3 +57,9 @@ def sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def load_splits(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of a splits.npz (the prepare stage's output), loaded into memory."""
+    with np.load(path) as splits:
+        return {key: splits[key] for key in splits.files}

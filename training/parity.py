@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from shared.predictor import Predictor
-from training.io import write_json
-from training.models import model_info
+from training.demos import Demo
+from training.io import load_splits, write_json
 from training.params import ParityParams, RegressionParityParams
 from training.paths import DemoPaths
-from training.train import load_splits
 
 
 class ParityError(RuntimeError):
@@ -65,16 +64,16 @@ def check(report: dict, parity: ParityParams | RegressionParityParams) -> None:
                 )
 
 
-def main(name: str, parity: ParityParams | RegressionParityParams) -> None:
-    """Run the stage for a model; raise ParityError when it misses the thresholds."""
+def main(demo: Demo, parity: ParityParams | RegressionParityParams) -> None:
+    """Run the stage for a Keras demo; raise ParityError when it misses the thresholds."""
     import keras
 
+    name = demo.name
     paths = DemoPaths(name)
-    info = model_info(name)
     splits = load_splits(paths.splits)
-    inputs, y_true = info.inputs(splits["x_test"]), splits["y_test"]
+    inputs, y_true = demo.inputs(splits["x_test"]), splits["y_test"]
     reference = keras.models.load_model(paths.keras_model).predict(inputs, batch_size=256, verbose=0)
-    compare_fn = compare if info.is_classifier else compare_regression
+    compare_fn = compare if demo.is_classifier else compare_regression
     report = {
         kind: compare_fn(
             reference,
@@ -85,7 +84,7 @@ def main(name: str, parity: ParityParams | RegressionParityParams) -> None:
     }
     report["rows"] = len(y_true)
     write_json(paths.metrics / "parity.json", report)
-    key = "agreement" if info.is_classifier else "max_abs_diff"
+    key = "agreement" if demo.is_classifier else "max_abs_diff"
     print(
         f"parity {name}: float {key} {report['float'][key]:.4f}, "
         f"quantized {key} {report['quantized'][key]:.4f} on {len(y_true)} test rows"

@@ -10,6 +10,7 @@ PUBLIC_DATA_DIR = Path("data/public")  # `spacesuite data fetch`: the real data,
 BUILD_DIR = Path("build")
 DIST_DIR = Path("dist/spaces")
 SPACES_SRC_DIR = Path("spaces")
+VOCABULARY_FILE = "vocabulary.json"  # a text model's vocabulary, in its prepare and export folders
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,16 @@ class DemoPaths:
     def splits(self) -> Path:
         """Prepare: train/val/test arrays and the label names."""
         return self.build / "prepare" / "splits.npz"
+
+    @property
+    def vocabulary(self) -> Path:
+        """Prepare (text demos): the token list built from the train split (0 pad, 1 OOV)."""
+        return self.build / "prepare" / VOCABULARY_FILE
+
+    @property
+    def text_steps(self) -> Path:
+        """Prepare (text demos): the `shared.text` steps the texts went through, for the export's spec."""
+        return self.build / "prepare" / "text_steps.json"
 
     @property
     def keras_model(self) -> Path:

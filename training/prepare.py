@@ -6,19 +6,18 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from shared.text import TextSteps, Vocabulary, check_text, tokenize
+from training.demos import Demo
 from training.io import write_json, write_npz
-from training.models import model_info
-from training.params import SplitParams, TextParams
+from training.params import PrepareParams, TextParams
 from training.paths import DemoPaths
 
 FOLDS = ("train", "val", "test")
-VOCABULARY_FILE = "vocabulary.json"
 
 
 def split_rows(
     features: np.ndarray,
     targets: np.ndarray,
-    split: SplitParams,
+    split: PrepareParams,
     seed: int,
     *,
     stratify: bool = True,
@@ -64,21 +63,23 @@ def encode_texts(
     return encoded, vocabulary
 
 
-def main(model: str, split: SplitParams, seed: int, text: TextParams | None = None) -> None:
-    """Run the stage for `model`: read dataset.npz, write splits.npz and the split sizes (and, for text,
-    the vocabulary; the raw test texts are kept as `text_test` for examples)."""
-    paths = DemoPaths(model)
+def main(demo: Demo, section, seed: int) -> None:
+    """Run the stage for a demo: read dataset.npz, write splits.npz and the split sizes (and, for a text
+    classifier, the vocabulary of `section.text`; the raw test texts are kept as `text_test` for examples)."""
+    paths = DemoPaths(demo.name)
     with np.load(paths.dataset) as dataset:
         x, y, labels, fold = dataset["x"], dataset["y"], dataset["labels"], dataset["fold"]
-    parts = split_rows(x, y, split, seed, stratify=model_info(model).is_classifier, fold=fold)
+    parts = split_rows(x, y, section.prepare, seed, stratify=demo.is_classifier, fold=fold)
     extra: dict[str, np.ndarray] = {}
-    if text is not None:
+    if demo.task == "text-classification":
+        text: TextParams = section.prepare.text
         extra["text_test"] = parts["test"][0]
         parts, vocabulary = encode_texts(parts, text)
-        vocabulary.save(paths.splits.with_name(VOCABULARY_FILE))
+        vocabulary.save(paths.vocabulary)
+        write_json(paths.text_steps, text.model_dump(include={"lowercase", "remove_stopwords", "stem"}))
         extra["vocab_size"] = np.array(len(vocabulary))
     arrays = {f"{kind}_{name}": array for name, pair in parts.items() for kind, array in zip("xy", pair, strict=True)}
     write_npz(paths.splits, labels=labels, **arrays, **extra)
     sizes = {name: len(pair[1]) for name, pair in parts.items()}
     write_json(paths.splits.with_name("sizes.json"), sizes)
-    print(f"prepare {model}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()))
+    print(f"prepare {demo.name}: " + ", ".join(f"{name} {size}" for name, size in sizes.items()))

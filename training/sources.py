@@ -15,7 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex sha256 of the published bytes")]
 Pin = Sha256 | None  # None: not pinned yet, so fetch refuses and prints the observed hash
-Convert = Literal["none", "dair-ai-parquet", "sklearn-cal-housing"]
+# How the downloaded files become the reader's layout: a conversion the demo's module defines (`Demo.converters`).
+Convert = Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
 
 
 class _Strict(BaseModel):

@@ -55,9 +55,11 @@ def read_csv_checked(
     allowed: dict[str, Iterable[int | str]] | None = None,
     dtypes: dict[str, str] | None = None,
     nullable: Iterable[str] = (),
+    missing: Iterable[str] = ("",),
 ) -> pd.DataFrame:
     """Read a CSV (plain or .gz) whose header must be exactly `columns`; cells are integers unless
-    `dtypes` names another type (float64, str), and empty only in `nullable` columns.
+    `dtypes` names another type (float64, str), and empty only in `nullable` columns. A cell is empty when it is
+    one of `missing` (by default: blank; R's writers say `NA`).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -66,7 +68,7 @@ def read_csv_checked(
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=list(missing))
     except pd.errors.EmptyDataError as error:
         raise DataLayoutError(f"{path}: the file is empty; expected a header {','.join(columns[:3])},...") from error
     except pd.errors.ParserError as error:

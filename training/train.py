@@ -1,35 +1,28 @@
-"""Train stage: fit a model's Keras network, logging per-epoch curves with dvclive.
+"""Train stage: fit a demo's Keras network, logging per-epoch curves with dvclive.
 
-Classifiers minimise sparse cross-entropy (accuracy logged), the regressor MSE (RMSE logged). The
-bird model trains in two phases: the head on a frozen MobileNetV2, then the top of the base at a
-lower rate. Curves of both phases share one step axis.
+Classifiers minimise sparse cross-entropy (accuracy logged), regressors MSE (RMSE logged). A demo may bring a
+training loop of its own (`Demo.fit`, e.g. bird-species' two phases); it drives the same `TrainingRun`, so curves
+of every phase share one step axis. scikit-learn demos train in `sklearn_models.py`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from training import birds, digits, emotion, housing, sign_language
-from training.models import ModelInfo, model_info
-from training.params import (
-    BirdSpeciesParams,
-    DigitsParams,
-    EmotionParams,
-    HousingParams,
-    ModelParams,
-    SignLanguageParams,
-    TrainParams,
-)
+from training.demos import Demo
+from training.io import load_splits
+from training.params import TrainParams
 from training.paths import DemoPaths
 
 
-def load_splits(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of splits.npz, loaded into memory."""
-    with np.load(path) as splits:
-        return {key: splits[key] for key in splits.files}
+def class_weights(targets: np.ndarray, num_classes: int) -> dict[int, float]:
+    """scikit-learn's "balanced" weights: n / (classes × count of the class), so rare classes count as much."""
+    counts = np.bincount(targets.astype(np.int64), minlength=num_classes)
+    return {index: float(len(targets) / (num_classes * count)) for index, count in enumerate(counts) if count}
 
 
 def _augmenter(train: TrainParams):
@@ -47,134 +40,111 @@ def _augmenter(train: TrainParams):
     return keras.Sequential(layers) if layers else None
 
 
-def class_weights(targets: np.ndarray, num_classes: int) -> dict[int, float]:
-    """scikit-learn's "balanced" weights: n / (classes × count of the class), so rare classes count as much."""
-    counts = np.bincount(targets.astype(np.int64), minlength=num_classes)
-    return {index: float(len(targets) / (num_classes * count)) for index, count in enumerate(counts) if count}
+@dataclass
+class TrainingRun:
+    """One demo's network, its data and its settings, with the two moves a training loop makes: `compile` at a
+    learning rate, `fit` up to an epoch (returning the epochs done)."""
 
+    demo: Demo
+    section: Any
+    network: Any
+    batches: Any
+    x_train: np.ndarray
+    validation: tuple[np.ndarray, np.ndarray]
+    class_weight: dict[int, float] | None
+    live: Any = None
+    epochs_done: int = field(default=0)
 
-def build_network(name: str, section: ModelParams, splits: dict[str, np.ndarray]):
-    """The untrained network of a model, from its params (returns the MobileNetV2 base too, else None)."""
-    num_classes = len(splits["labels"])
-    if isinstance(section, SignLanguageParams):
-        return sign_language.build_cnn(num_classes=num_classes, **section.model.model_dump()), None
-    if isinstance(section, BirdSpeciesParams):
-        return birds.build_mobilenet(
-            num_classes=num_classes,
-            image_size=section.data.image_size,
-            **{**section.model.model_dump(), "base_weights": section.base_weights},
+    def compile(self, learning_rate: float) -> None:
+        """Compile with Adam at `learning_rate`: cross-entropy and accuracy, or MSE and RMSE."""
+        import keras
+
+        if self.demo.is_classifier:
+            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+        else:
+            loss, metrics = "mse", [keras.metrics.RootMeanSquaredError(name="rmse")]
+        self.network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+
+    def callbacks(self, extra: list) -> list:
+        """Early stopping and learning-rate halving (when their patience is set), dvclive, and `extra`."""
+        import keras
+
+        train: TrainParams = self.section.train
+        callbacks: list[Any] = list(extra)
+        if train.early_stopping_patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(patience=train.early_stopping_patience, restore_best_weights=True)
+            )
+        if train.reduce_lr_patience:
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train.reduce_lr_patience, min_lr=1e-6)
+            )
+        if self.live is not None:
+            from dvclive.keras import DVCLiveCallback
+
+            callbacks.append(DVCLiveCallback(live=self.live))
+        return callbacks
+
+    def fit(self, epochs: int, *, initial_epoch: int = 0, extra: list | None = None) -> int:
+        """Train up to epoch `epochs` (from `initial_epoch`); return the epochs done so far."""
+        history = self.network.fit(
+            self.batches,
+            validation_data=self.validation,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=self.callbacks(extra or []),
+            class_weight=self.class_weight if initial_epoch == 0 else None,
+            verbose=2,
         )
-    if isinstance(section, DigitsParams):
-        return digits.build_mlp(num_classes=num_classes, **section.model.model_dump()), None
-    if isinstance(section, EmotionParams):
-        return emotion.build_bilstm(
-            vocab_size=int(splits["vocab_size"]),
-            sequence_length=section.text.sequence_length,
-            num_classes=num_classes,
-            **section.model.model_dump(),
-        ), None
-    if isinstance(section, HousingParams):
-        return housing.build_regressor(features=splits["x_train"], **section.model.model_dump()), None
-    raise KeyError(f"no network is defined for model {name!r}")
+        self.epochs_done = initial_epoch + len(history.epoch)
+        return self.epochs_done
 
 
-def _compile(network, info: ModelInfo, learning_rate: float) -> None:
-    import keras
-
-    if info.is_classifier:
-        network.compile(
-            optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-        )
-    else:
-        network.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            loss="mse",
-            metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
-        )
+def default_fit(run: TrainingRun) -> None:
+    """Compile at `train.learning_rate` and train for `train.epochs`."""
+    run.compile(run.section.train.learning_rate)
+    run.fit(run.section.train.epochs)
 
 
-def _callbacks(train: TrainParams, live, extra: list) -> list:
-    import keras
+def fit(demo: Demo, section: Any, splits: dict[str, np.ndarray], *, seed: int, live_dir: Path | None):
+    """Fit a demo's network on the train split, watching val; return the fitted Keras model.
 
-    callbacks: list[Any] = list(extra)
-    if train.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=train.early_stopping_patience, restore_best_weights=True)
-        )
-    if train.reduce_lr_patience:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=train.reduce_lr_patience, min_lr=1e-6))
-    if live is not None:
-        from dvclive.keras import DVCLiveCallback
-
-        callbacks.append(DVCLiveCallback(live=live))
-    return callbacks
-
-
-def fit(name: str, section: ModelParams, splits: dict[str, np.ndarray], *, seed: int, live_dir: Path | None):
-    """Fit a model on the train split, watching val; return the fitted Keras model.
-
-    Image rows go through the same `shared.images.normalize` the Spaces apply.
+    Image rows go through the same `shared.images.normalize` the Spaces apply; training batches (only) are
+    augmented as `section.train` says.
     """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    info = model_info(name)
-    network, base = build_network(name, section, splits)
-    train = section.train
-    x_train, y_train = info.inputs(splits["x_train"]), splits["y_train"]
-    x_val, y_val = info.inputs(splits["x_val"]), splits["y_val"]
+    network = demo.build(section, splits)
+    train: TrainParams = section.train
+    x_train, y_train = demo.inputs(splits["x_train"]), splits["y_train"]
     batches = tf.data.Dataset.from_tensor_slices((x_train, y_train))
     batches = batches.shuffle(len(x_train), seed=seed).batch(train.batch_size)
-    augmenter = _augmenter(train) if info.channels else None
+    augmenter = _augmenter(train) if demo.channels else None
     if augmenter is not None:
         batches = batches.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    batches = batches.prefetch(tf.data.AUTOTUNE)
     live = None
     if live_dir is not None:
         from dvclive import Live
 
         live = Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False)
-    pretrained = isinstance(section, BirdSpeciesParams) and section.base_weights != "none"
-    extra = []
-    if isinstance(section, BirdSpeciesParams) and not pretrained:
-        extra.append(birds.recalibration_callback(base, x_train))
-    _compile(network, info, train.learning_rate)
     weights = class_weights(y_train, len(splits["labels"])) if train.class_weight == "balanced" else None
-    history = network.fit(
-        batches,
-        validation_data=(x_val, y_val),
-        epochs=train.epochs,
-        callbacks=_callbacks(train, live, extra),
-        class_weight=weights,
-        verbose=2,
-    )
-    if pretrained and base is not None and section.fine_tune.epochs:  # a random base trained whole in phase 1
-        opened = birds.unfreeze_top(base, section.fine_tune.unfreeze_fraction)
-        print(f"fine-tune {name}: {opened} of {len(base.layers)} base layers trainable")
-        _compile(network, info, section.fine_tune.learning_rate)
-        done = len(history.epoch)
-        network.fit(
-            batches,
-            validation_data=(x_val, y_val),
-            initial_epoch=done,
-            epochs=done + section.fine_tune.epochs,
-            callbacks=_callbacks(train, live, extra),
-            verbose=2,
-        )
-    if isinstance(section, BirdSpeciesParams) and not pretrained and base is not None:
-        birds.recalibrate_batch_norm(base, x_train)
-        print(f"train {name}: batch-norm statistics recomputed on the training images (random base)")
+    run = TrainingRun(
+        demo, section, network, batches.prefetch(tf.data.AUTOTUNE), x_train,
+        (demo.inputs(splits["x_val"]), splits["y_val"]), weights, live,
+    )  # fmt: skip
+    (demo.fit or default_fit)(run)
     if live is not None:
         live.end()
     return network
 
 
-def main(name: str, section: ModelParams, seed: int) -> None:
-    """Run the stage for a model: read splits.npz, fit, save model.keras."""
-    paths = DemoPaths(name)
-    network = fit(name, section, load_splits(paths.splits), seed=seed, live_dir=paths.live)
+def main(demo: Demo, section: Any, seed: int) -> None:
+    """Run the stage for a Keras demo: read splits.npz, fit, save model.keras."""
+    paths = DemoPaths(demo.name)
+    network = fit(demo, section, load_splits(paths.splits), seed=seed, live_dir=paths.live)
     paths.keras_model.parent.mkdir(parents=True, exist_ok=True)
     network.save(paths.keras_model)
-    print(f"train {name}: saved {paths.keras_model}")
+    print(f"train {demo.name}: saved {paths.keras_model}")

@@ -1,7 +1,7 @@
-"""Train, evaluate and export stages for scikit-learn models (gender): every candidate pipeline is fitted,
-logged to MLflow (params, val metrics, the skops file) and compared on the val split; the best by
-`select_by` is kept. Evaluate scores every candidate on the test split once; export writes the kept
-model as a skops file (no pickle) with its spec.json."""
+"""Train, evaluate and export stages of scikit-learn demos: every candidate pipeline the demo builds is fitted,
+logged to MLflow (params, val metrics, the skops file) and compared on the val split; the best by `select_by` is
+kept (a tie goes to the candidate listed first). Evaluate scores every candidate on the test split once; export
+writes the kept model as a skops file (no pickle) with its spec.json."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from shared.artifact import DataProvenance, ModelSpec, TabularInput
-from training import gender
-from training.evaluate import classification_metrics, plot_confusion, write_pairs
-from training.export import CLASS_INDICES, feature_ranges
-from training.io import read_json, write_json
-from training.params import GenderParams
+from training.demos import Demo
+from training.evaluate import classification_metrics, plot_confusion, write_blessing, write_pairs
+from training.io import load_splits, read_json, write_json
+from training.params import SklearnSection
 from training.paths import DemoPaths
-from training.train import load_splits
+from training.spec import CLASS_INDICES, feature_ranges
 
 SKOPS_FILE = "model.skops"
 METRIC_KEYS = {"accuracy": "accuracy", "precision": "precision_macro", "recall": "recall_macro", "f1": "f1_macro"}
@@ -47,20 +46,14 @@ def _mlflow(paths: DemoPaths, experiment: str):
     return mlflow
 
 
-def train(section: GenderParams, seed: int) -> dict:
+def train(demo: Demo, section: SklearnSection, seed: int) -> dict:
     """Fit every candidate on the train split, log each run to MLflow, keep the best on val; return the selection."""
     import skops.io as sio
 
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
-    paths = DemoPaths("gender")
+    paths = DemoPaths(demo.name)
     splits = load_splits(paths.splits)
-    candidates = section.candidates
-    pipelines = gender.build_pipelines(
-        var_smoothing=candidates.gaussian_nb.var_smoothing,
-        c=candidates.logistic_regression.c,
-        max_iter=candidates.logistic_regression.max_iter,
-        seed=seed,
-    )
+    pipelines = demo.build(section, seed)
     out = candidates_dir(paths)
     if out.exists():
         shutil.rmtree(out)
@@ -74,26 +67,29 @@ def train(section: GenderParams, seed: int) -> dict:
         path = out / f"{name}.skops"
         sio.dump(pipeline, path)
         with mlflow.start_run(run_name=name) as run:
-            mlflow.log_params({"pipeline": name, **getattr(candidates, name).model_dump(), "seed": seed})
+            settings = getattr(getattr(section, "candidates", None), name, None)
+            mlflow.log_params({"pipeline": name, **(settings.model_dump() if settings else {}), "seed": seed})
             mlflow.log_metrics({f"val_{key}": value for key, value in scores[name].items()})
             mlflow.log_artifact(str(path), artifact_path="model")
             mlflow.set_tag("data.source", section.data.source)
             runs[name] = run.info.run_id
-        print(f"train gender: {name} val " + ", ".join(f"{k} {v:.4f}" for k, v in scores[name].items()))
+        print(f"train {demo.name}: {name} val " + ", ".join(f"{k} {v:.4f}" for k, v in scores[name].items()))
     key = METRIC_KEYS[section.select_by]
-    best = max(scores, key=lambda name: (scores[name][key], name == "logistic_regression"))
+    order = list(scores)
+    best = max(scores, key=lambda name: (scores[name][key], -order.index(name)))
     selection = {"selected": best, "select_by": f"val {key}", "val": scores, "mlflow_runs": runs}
     write_json(out / "selection.json", selection)
     shutil.copy2(out / f"{best}.skops", out / SKOPS_FILE)
-    print(f"train gender: kept {best} (best val {key} {scores[best][key]:.4f}); MLflow store {mlflow_store(paths)}")
+    store = mlflow_store(paths)
+    print(f"train {demo.name}: kept {best} (best val {key} {scores[best][key]:.4f}); MLflow store {store}")
     return selection
 
 
-def evaluate() -> dict:
-    """Score every candidate on every split; write the comparison, and the kept model's metrics and plots."""
+def evaluate(demo: Demo, section: SklearnSection) -> dict:
+    """Score every candidate on every split; write the comparison, the kept model's metrics, plots and blessing."""
     from shared.sklearn_classifier import load_skops
 
-    paths = DemoPaths("gender")
+    paths = DemoPaths(demo.name)
     splits = load_splits(paths.splits)
     selection = read_json(candidates_dir(paths) / "selection.json")
     labels = [str(label) for label in splits["labels"]]
@@ -109,24 +105,26 @@ def evaluate() -> dict:
                 "rows": len(predicted),
             }
         test_predicted = pipeline.predict(splits["x_test"])
-        plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / f"confusion_{name}.png")
+        (paths.plots / "candidates").mkdir(parents=True, exist_ok=True)
+        plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / "candidates" / f"{name}.png")
         if name == selection["selected"]:
             pairs = ((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
             write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
-            shutil.copy2(paths.plots / f"confusion_{name}.png", paths.plots / "confusion.png")
+            shutil.copy2(paths.plots / "candidates" / f"{name}.png", paths.plots / "confusion.png")
     best = selection["selected"]
     report = {**comparison[best], "selected": best, "candidates": comparison}
     write_json(paths.metrics / "evaluate.json", report)
     for name, splits_metrics in comparison.items():
         test = splits_metrics["test"]
         marker = " (kept)" if name == best else ""
-        print(f"evaluate gender: {name}{marker} test accuracy {test['accuracy']:.4f}, F1 {test['f1_macro']:.4f}")
+        print(f"evaluate {demo.name}: {name}{marker} test accuracy {test['accuracy']:.4f}, F1 {test['f1_macro']:.4f}")
+    write_blessing(demo.name, report["test"], section.bless)
     return report
 
 
-def export(version: int) -> ModelSpec:
-    """Write build/gender/export/: the kept skops file, spec.json (features with ranges) and class_indices.json."""
-    paths = DemoPaths("gender")
+def export(demo: Demo, section: SklearnSection) -> ModelSpec:
+    """Write build/<demo>/export/: the kept skops file, spec.json (features with ranges) and class_indices.json."""
+    paths = DemoPaths(demo.name)
     splits = load_splits(paths.splits)
     selection = read_json(candidates_dir(paths) / "selection.json")
     out = paths.export
@@ -136,11 +134,11 @@ def export(version: int) -> ModelSpec:
     shutil.copy2(candidates_dir(paths) / SKOPS_FILE, out / SKOPS_FILE)
     rows = np.concatenate([splits["x_train"], splits["x_val"]])
     spec = ModelSpec(
-        name="gender",
-        version=version,
-        task="tabular-classification",
+        name=demo.name,
+        version=section.export.version,
+        task=demo.task,
         labels=[str(label) for label in splits["labels"]],
-        input=TabularInput(features=feature_ranges(gender.FEATURES, rows)),
+        input=TabularInput(features=feature_ranges(list(demo.features), rows)),
         files={"skops": SKOPS_FILE},
         data=DataProvenance.model_validate(read_json(paths.provenance)),
         versions={"scikit-learn": package_version("scikit-learn"), "skops": package_version("skops")},
@@ -148,5 +146,5 @@ def export(version: int) -> ModelSpec:
     )
     spec.save(out)
     write_json(out / CLASS_INDICES, {label: index for index, label in enumerate(spec.labels)})
-    print(f"export gender: {selection['selected']} → {out / SKOPS_FILE}")
+    print(f"export {demo.name}: {selection['selected']} → {out / SKOPS_FILE}")
     return spec

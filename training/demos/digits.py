@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
 from shared.errors import DataLayoutError
 from shared.images import frame_digit
+from training.demos import Demo, Ingested, RealCheck
 from training.io import write_npz
+from training.params import DataParams, KerasSection, ParityParams, Strict
 
 SIDE = 28
 FILE = "mnist.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 LABELS = [str(digit) for digit in range(10)]
+
+
+def read(folder: Path, data: DataParams) -> Ingested:
+    """`mnist.npz` (train: fold 0, test: fold 1), every digit framed by `shared.images.frame_digit` as serving
+    frames a sketch."""
+    path = Path(folder) / FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    arrays = read_npz(path)
+    x = frame_all(np.concatenate([arrays["x_train"], arrays["x_test"]]))
+    y = np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
+    fold = np.repeat(np.array([0, 1], dtype=np.int8), [len(arrays["y_train"]), len(arrays["y_test"])])
+    rows = {"train": len(arrays["y_train"]), "test": len(arrays["y_test"])}
+    return Ingested(x, y, list(LABELS), fold, [path], rows)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -76,10 +94,10 @@ def sample_digits(test_fraction: float, seed: int) -> dict[str, np.ndarray]:
     return {"x_train": images[train], "y_train": labels[train], "x_test": images[test], "y_test": labels[test]}
 
 
-def write_sample(folder: Path, *, test_fraction: float, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: DigitData, seed: int) -> list[Path]:
     """Write `folder/mnist.npz` from scikit-learn's digits; return the file written."""
     path = Path(folder) / FILE
-    write_npz(path, compress=False, **sample_digits(test_fraction, seed))
+    write_npz(path, compress=False, **sample_digits(data.sample_test_fraction, seed))
     return [path]
 
 
@@ -101,3 +119,47 @@ def build_mlp(*, num_classes: int, hidden_units: list[int], api: str):
         hidden = keras.layers.Dense(units, activation="relu")(hidden)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(hidden)
     return keras.Model(pixels, probabilities, name="digits")
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+class DigitData(DataParams):
+    """`mnist.npz` with Keras keys; the sample is scikit-learn's real 8×8 digits, scaled to 28×28."""
+
+    sample_test_fraction: float = Field(0.2, gt=0, lt=1, description="sample source only: share written as x_test")
+
+
+class MlpParams(Strict):
+    """A Dense stack: Flatten → hidden layers (relu) → softmax."""
+
+    hidden_units: list[int] = Field(default_factory=lambda: [300, 100], min_length=1)
+    api: Literal["sequential", "functional"] = "sequential"
+
+
+class DigitsParams(KerasSection):
+    """keras-basics: the MNIST MLP."""
+
+    data: DigitData
+    model: MlpParams
+    parity: ParityParams
+
+
+DEMO = Demo(
+    name="digits",
+    task="image-classification",
+    channels=1,
+    framing="digit",
+    params=DigitsParams,
+    read=read,
+    write_sample=write_sample,
+    build=lambda section, splits: build_mlp(num_classes=len(splits["labels"]), **section.model.model_dump()),
+    descriptions={
+        "sample": "scikit-learn's 1,797 real 8×8 handwritten digits, scaled to 28×28 (a small stand-in for MNIST)",
+        "kaggle": "MNIST: 70,000 real 28×28 handwritten digits (Keras's mnist.npz)",
+        "public": "MNIST: 70,000 real 28×28 handwritten digits, fetched from Keras's own URL",
+    },
+    tiny={"model": {"hidden_units": [32]}, "train": {"epochs": 10, "batch_size": 64}},
+    floor={"accuracy": 0.85},
+    real_check=RealCheck(goal={"accuracy": 0.96}, params={"train": {"epochs": 3}}),  # 98 % takes 30 epochs
+)

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from shared.errors import DataLayoutError
+from training.demos import Demo, Ingested
+from training.params import DataParams, KerasSection, ParityParams, Strict
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 DAIR_FILES = {"train.txt": 0, "val.txt": 1, "test.txt": 2}  # file name → fold id
@@ -19,6 +22,13 @@ KAGGLE_HEADER = ["", "text", "label"]  # the first column is an unnamed row inde
 SAMPLE_SPLIT = (0.8, 0.1, 0.1)
 
 Layout = Literal["dair-ai", "kaggle"]
+
+
+def read(folder: Path, data: DataParams) -> Ingested:
+    """dair-ai's three files (fold 0 train, 1 val, 2 test) or Kaggle's `text.csv` (fold 0), texts kept as is."""
+    texts, labels, folds, rows = read_folder(folder)
+    files = [Path(folder) / name for name in rows]
+    return Ingested(np.array(texts, dtype=str), labels, list(LABELS), folds, files, rows)
 
 
 def find_layout(folder: Path) -> Layout:
@@ -349,13 +359,13 @@ def sample_rows(per_class: int, seed: int) -> dict[str, list[tuple[str, str]]]:
     return {name: [rows[i] for i in rng.permutation(len(rows))] for name, rows in files.items()}
 
 
-def write_sample(folder: Path, *, per_class: int, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: EmotionData, seed: int) -> list[Path]:
     """Write generated `train.txt`, `val.txt` and `test.txt` (dair-ai layout, 80/10/10 per emotion) to `folder`;
     the same bytes for the same arguments. Returns the files written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, rows in sample_rows(per_class, seed).items():
+    for name, rows in sample_rows(data.sample_per_class, seed).items():
         path = folder / name
         with path.open("w", encoding="utf-8", newline="\n") as handle:
             handle.writelines(f"{text};{label}\n" for text, label in rows)
@@ -391,3 +401,64 @@ def build_bilstm(
     dropped = keras.layers.Dropout(dropout)(encoded)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(dropped)
     return keras.Model(token_ids, probabilities, name="emotion")
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+class EmotionData(DataParams):
+    """dair-ai's `train.txt`/`val.txt`/`test.txt` (`text;label`) or Kaggle's `text.csv` (`,text,label`)."""
+
+    sample_per_class: int = Field(300, ge=10, description="sample source only: sentences per emotion")
+
+
+class BiLstmParams(Strict):
+    """Embedding → Bidirectional(LSTM) → Dropout → softmax."""
+
+    embedding_dim: int = Field(64, ge=2)
+    lstm_units: int = Field(64, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    pooling: Literal["last", "max"] = "last"
+
+
+class EmotionParams(KerasSection):
+    """The emotion BiLSTM (its texts become token ids as `prepare.text` says)."""
+
+    data: EmotionData
+    model: BiLstmParams
+    parity: ParityParams
+
+    @model_validator(mode="after")
+    def _has_text_steps(self) -> EmotionParams:
+        if self.prepare.text is None:
+            raise ValueError("emotion.prepare.text is required: how texts become token ids")
+        return self
+
+
+DEMO = Demo(
+    name="emotion",
+    task="text-classification",
+    params=EmotionParams,
+    read=read,
+    converters={"dair-ai-parquet": write_dair_files_from_parquet},
+    write_sample=write_sample,
+    build=lambda section, splits: build_bilstm(
+        vocab_size=int(splits["vocab_size"]),
+        sequence_length=splits["x_train"].shape[1],
+        num_classes=len(splits["labels"]),
+        **section.model.model_dump(),
+    ),
+    descriptions={
+        "sample": "generated English sentences for 6 emotions (deterministic, templates), so the pipeline runs offline",
+        "kaggle": "dair-ai emotion: 20,000 English tweets labelled with 6 emotions",
+        "public": "dair-ai emotion, fetched from the Hugging Face Hub: 20,000 English tweets, 6 emotions",
+    },
+    tiny={
+        "data": {"sample_per_class": 150},
+        "prepare": {"text": {"max_tokens": 500, "sequence_length": 24, "stem": True}},  # stemming, end to end
+        "model": {"embedding_dim": 32, "lstm_units": 16, "pooling": "max"},
+        "train": {"epochs": 20, "learning_rate": 0.01},
+        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+    },
+    floor={"accuracy": 0.6},
+)

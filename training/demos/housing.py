@@ -4,11 +4,15 @@ deterministic sample in the CSV layout, and the regressor (Sequential or Functio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from shared.artifact import Feature, Target
 from shared.errors import DataLayoutError
+from training.demos import Demo, Ingested, RealCheck
+from training.params import DataParams, KerasSection, RegressionParityParams, Strict
 from training.tabular import read_csv_checked
 
 CSV_FILE = "housing.csv"
@@ -31,6 +35,15 @@ FEATURES = [
 ]
 TARGET_UNIT = 100_000  # dollars per target unit
 TARGET_SPEC = Target(name="MedHouseVal", label="Median house value", unit="$", scale=TARGET_UNIT)
+
+
+def read(folder: Path, data: DataParams) -> Ingested:
+    """`housing.csv` (or the scikit-learn cache) as scikit-learn's 8 features and the price in $100,000."""
+    path = find_source(folder)
+    x, y, dropped = read_source(path)
+    if dropped:
+        print(f"ingest housing: dropped {dropped} rows of {path.name} with an empty total_bedrooms")
+    return Ingested(x, y, [], np.zeros(len(y), dtype=np.int8), [path], {"rows": len(y), "dropped": dropped})
 
 
 def find_source(folder: Path) -> Path:
@@ -180,11 +193,11 @@ def sample_frame(rows: int, seed: int):
     return frame[CSV_COLUMNS]
 
 
-def write_sample(folder: Path, *, rows: int, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: HousingData, seed: int) -> list[Path]:
     """Write `folder/housing.csv` with generated rows; return the file written."""
     path = Path(folder) / CSV_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    sample_frame(rows, seed).to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
+    sample_frame(data.sample_rows, seed).to_csv(path, index=False, float_format="%.4f", lineterminator="\n")
     return [path]
 
 
@@ -207,3 +220,54 @@ def build_regressor(*, features: np.ndarray, hidden_units: list[int], architectu
         hidden = keras.layers.Concatenate()([normalized, hidden])
     price = keras.layers.Dense(1, name="price")(hidden)
     return keras.Model(inputs, price, name=f"housing_{architecture}")
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+class HousingData(DataParams):
+    """California housing: `housing.csv` (handson-ml layout) or scikit-learn's `cal_housing_py3.pkz`."""
+
+    sample_rows: int = Field(2000, ge=50, description="sample source only: generated block groups")
+
+
+class RegressorParams(Strict):
+    """Normalization → hidden Dense layers → Dense(1); `wide_deep` also feeds the inputs straight to the output."""
+
+    hidden_units: list[int] = Field(default_factory=lambda: [50, 50], min_length=1)
+    architecture: Literal["sequential", "wide_deep"] = "wide_deep"
+
+
+class HousingParams(KerasSection):
+    """keras-basics: the California-housing regressor."""
+
+    data: HousingData
+    model: RegressorParams
+    parity: RegressionParityParams
+
+
+DEMO = Demo(
+    name="housing",
+    task="regression",
+    features=FEATURES,
+    target=TARGET_SPEC,
+    params=HousingParams,
+    read=read,
+    converters={"sklearn-cal-housing": lambda files, folder: [write_sklearn_cache(files[0], folder)]},
+    write_sample=write_sample,
+    build=lambda section, splits: build_regressor(features=splits["x_train"], **section.model.model_dump()),
+    descriptions={
+        "sample": "generated California-like block groups (deterministic, prices made up), so the pipeline runs "
+        "offline",
+        "kaggle": "California housing (1990 census): 20,640 block groups",
+        "public": "California housing (1990 census): 20,640 block groups, fetched from scikit-learn's URL",
+    },
+    tiny={
+        "data": {"sample_rows": 400},
+        "model": {"hidden_units": [16]},
+        "train": {"epochs": 100, "learning_rate": 0.01},
+        "parity": {"max_abs_diff_quantized": 0.5},
+    },
+    floor={"r2": 0.5},
+    real_check=RealCheck(goal={"rmse": 0.55}, params={"train": {"epochs": 25}}),
+)

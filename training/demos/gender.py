@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
 from shared.artifact import Feature
+from training.demos import Demo, Ingested, RealCheck
+from training.params import DataParams, SklearnSection, Strict
 from training.tabular import read_csv_checked
 
 FILE = "gender_classification_v7.csv"
@@ -26,6 +29,14 @@ FEATURES = [
     Feature(name="lips_thin", label="Thin lips", kind="binary"),
     Feature(name="distance_nose_to_lip_long", label="Long nose-to-lip distance", kind="binary"),
 ]
+
+
+def read(folder: Path, data: DataParams) -> Ingested:
+    """`gender_classification_v7.csv`: 7 features and the class (1 = Male), whichever target column it has."""
+    path = find_file(folder)
+    x, y = read_csv(path)
+    rows = {label: int(np.sum(y == index)) for index, label in enumerate(LABELS)}
+    return Ingested(x, y, list(LABELS), np.zeros(len(y), dtype=np.int8), [path], rows)
 
 
 def find_file(folder: Path) -> Path:
@@ -101,24 +112,84 @@ def sample_frame(rows: int, seed: int):
     return frame
 
 
-def write_sample(folder: Path, *, rows: int, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: GenderData, seed: int) -> list[Path]:
     """Write `folder/gender_classification_v7.csv` with generated rows; return the file written."""
     path = Path(folder) / FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    sample_frame(rows, seed).to_csv(path, index=False, float_format="%.1f", lineterminator="\n")
+    sample_frame(data.sample_rows, seed).to_csv(path, index=False, float_format="%.1f", lineterminator="\n")
     return [path]
 
 
-def build_pipelines(*, var_smoothing: float, c: float, max_iter: int, seed: int) -> dict:
+def build_pipelines(section: GenderParams, seed: int) -> dict:
     """The two scikit-learn pipelines to compare, by name: scaler + GaussianNB, scaler + LogisticRegression."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import GaussianNB
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
+    nb, logistic = section.candidates.gaussian_nb, section.candidates.logistic_regression
     return {
-        "gaussian_nb": Pipeline([("scale", StandardScaler()), ("model", GaussianNB(var_smoothing=var_smoothing))]),
+        "gaussian_nb": Pipeline([("scale", StandardScaler()), ("model", GaussianNB(var_smoothing=nb.var_smoothing))]),
         "logistic_regression": Pipeline(
-            [("scale", StandardScaler()), ("model", LogisticRegression(C=c, max_iter=max_iter, random_state=seed))]
+            [
+                ("scale", StandardScaler()),
+                ("model", LogisticRegression(C=logistic.c, max_iter=logistic.max_iter, random_state=seed)),
+            ]
         ),
     }
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+class GenderData(DataParams):
+    """Kaggle's `gender_classification_v7.csv` (target `gender` or `Male`)."""
+
+    sample_rows: int = Field(1000, ge=50, description="sample source only: generated rows")
+
+
+class GaussianNbParams(Strict):
+    """scikit-learn GaussianNB (after a StandardScaler)."""
+
+    var_smoothing: float = Field(1e-9, gt=0)
+
+
+class LogisticRegressionParams(Strict):
+    """scikit-learn LogisticRegression (after a StandardScaler)."""
+
+    c: float = Field(1.0, gt=0, description="inverse regularisation strength (scikit-learn's C)")
+    max_iter: int = Field(1000, ge=10)
+
+
+class CandidatesParams(Strict):
+    """The pipelines the train stage fits and compares."""
+
+    gaussian_nb: GaussianNbParams
+    logistic_regression: LogisticRegressionParams
+
+
+class GenderParams(SklearnSection):
+    """gender: GaussianNB against LogisticRegression, logged to MLflow, the best one kept."""
+
+    data: GenderData
+    candidates: CandidatesParams
+
+
+DEMO = Demo(
+    name="gender",
+    task="tabular-classification",
+    framework="sklearn",
+    features=FEATURES,
+    params=GenderParams,
+    read=read,
+    write_sample=write_sample,
+    build=build_pipelines,
+    descriptions={
+        "sample": "generated rows of 7 facial measurements (deterministic, made up), so the pipeline runs offline",
+        "kaggle": "Gender classification (Kaggle, v7): 7 facial measurements of 5,001 people",
+        "public": "Gender classification, fetched from Kaggle: 7 facial measurements of 5,001 people",
+    },
+    tiny={"data": {"sample_rows": 300}},
+    floor={"accuracy": 0.85},
+    real_check=RealCheck(goal={"accuracy": 0.96}),
+)

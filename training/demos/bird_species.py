@@ -7,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from pydantic import Field
 
 from shared.errors import DataLayoutError, InputError
 from shared.images import decode_image, to_pixels
+from training.demos import Demo, Ingested
+from training.params import DataParams, KerasSection, ParityParams, Strict, TrainParams
+from training.paths import PUBLIC_DATA_DIR
 
 DATASET_FOLDER = "Birds dataset"
 SPECIES = ["amazon green parrot", "gray parrot", "macaw", "white parrot"]
@@ -56,6 +60,15 @@ def read_image(path: Path, size: int) -> np.ndarray:
     except InputError as error:
         raise DataLayoutError(f"{path}: {error}") from error
     return to_pixels(decoded.image, (size, size), channels=3)
+
+
+def read(folder: Path, data: BirdData) -> Ingested:
+    """Every image of `Birds dataset/<class>/`, decoded whatever its format and resized to `image_size`."""
+    pixels, classes, names, files, skipped = read_folder(folder, data.image_size)
+    for path in skipped:
+        print(f"ingest bird-species: skipped {path} (not an image file name)")
+    rows = {name: int(np.sum(classes == index)) for index, name in enumerate(names)}
+    return Ingested(pixels, classes, names, np.zeros(len(classes), dtype=np.int8), files, rows)
 
 
 def read_folder(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str], list[Path], list[Path]]:
@@ -148,14 +161,14 @@ def encode(image: Image.Image, image_format: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_sample(folder: Path, *, per_class: int, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: BirdData, seed: int) -> list[Path]:
     """Write `Birds dataset/<species>/<n>.<ext>` pictures (JPEG, PNG and WebP); return the files written."""
     written = []
     for index, species in enumerate(SPECIES):
         rng = np.random.default_rng([seed, index])
         class_dir = Path(folder) / DATASET_FOLDER / species
         class_dir.mkdir(parents=True, exist_ok=True)
-        for number in range(per_class):
+        for number in range(data.sample_per_class):
             image_format = _FORMATS[number % len(_FORMATS)]
             path = class_dir / f"{number:03d}.{image_format.lower().replace('jpeg', 'jpg')}"
             path.write_bytes(encode(render_bird(species, rng), image_format))
@@ -188,7 +201,7 @@ def build_mobilenet(
     """MobileNetV2 (no top) + GlobalAveragePooling + Dense(relu) + Dropout + softmax; input RGB in [0, 1].
 
     The base is frozen and runs its batch norm in inference mode when it starts from trained weights;
-    from random weights (`none`) the whole network trains. Returns (model, base).
+    from random weights (`none`) the whole network trains.
     """
     import keras
 
@@ -205,7 +218,14 @@ def build_mobilenet(
     hidden = keras.layers.Dense(dense_units, activation="relu")(pooled)
     hidden = keras.layers.Dropout(dropout)(hidden)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(hidden)
-    return keras.Model(pixels, probabilities, name="bird_species"), base
+    return keras.Model(pixels, probabilities, name="bird_species")
+
+
+def mobilenet_base(network):
+    """The MobileNetV2 base inside a network `build_mobilenet` made."""
+    import keras
+
+    return next(layer for layer in network.layers if isinstance(layer, keras.Model))
 
 
 def unfreeze_top(base, fraction: float) -> int:
@@ -250,3 +270,115 @@ def recalibration_callback(base, pixels: np.ndarray):
             recalibrate_batch_norm(base, pixels)
 
     return RecalibrateBatchNorm()
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+
+
+class BirdData(DataParams):
+    """A `Birds dataset/<class>/*` folder; images are decoded and resized to `image_size` at ingest."""
+
+    image_size: int = Field(224, ge=32, le=512)
+    sample_per_class: int = Field(30, ge=4, description="sample source only: pictures per species")
+
+
+class MobileNetParams(Strict):
+    """MobileNetV2 base + classification head.
+
+    `base_weights`: `auto` (the ImageNet weights `spacesuite data fetch` got, when the data source is public; else
+    none), `imagenet` (Keras downloads them, or finds them in $KERAS_HOME/models), `none` (random init, trained end
+    to end: works offline), or a path to a no-top weights file.
+    """
+
+    base_weights: str = "auto"
+    alpha: float = Field(1.0, gt=0)
+    dense_units: int = Field(256, ge=1)
+    dropout: float = Field(0.5, ge=0, lt=1)
+
+
+class FineTuneParams(Strict):
+    """Second phase of transfer learning: unfreeze the top share of the base's layers at a lower rate."""
+
+    epochs: int = Field(5, ge=0)
+    unfreeze_fraction: float = Field(0.3, ge=0, le=1)
+    learning_rate: float = Field(1e-4, gt=0)
+
+
+class BirdTrainParams(TrainParams):
+    """Phase 1 (the head on a frozen base, or the whole network from random weights), then `fine_tune`."""
+
+    fine_tune: FineTuneParams = FineTuneParams()
+
+
+class BirdSpeciesParams(KerasSection):
+    """The bird-species MobileNetV2 transfer model."""
+
+    data: BirdData
+    model: MobileNetParams
+    train: BirdTrainParams
+    parity: ParityParams
+
+    @property
+    def base_weights(self) -> str:
+        """`model.base_weights` with `auto` resolved: the fetched `.h5` with source public, else `none`."""
+        if self.model.base_weights != "auto":
+            return self.model.base_weights
+        fetched = PUBLIC_DATA_DIR / "bird-species" / "weights" / WEIGHTS_FILE
+        return str(fetched) if self.data.source == "public" else "none"
+
+
+def build(section: BirdSpeciesParams, splits: dict[str, np.ndarray]):
+    """The network for these params: MobileNetV2 on the resolved base weights, and the head."""
+    options = {**section.model.model_dump(), "base_weights": section.base_weights}
+    return build_mobilenet(num_classes=len(splits["labels"]), image_size=section.data.image_size, **options)
+
+
+def fit(run) -> None:
+    """Two phases: the head on the frozen base, then the top of the base at a lower rate. A random base (no
+    weights) trains whole in phase 1, its batch-norm statistics recomputed before every validation and at the end
+    (with a few hundred images the moving averages never catch up: the model would answer one class)."""
+    section: BirdSpeciesParams = run.section
+    base = mobilenet_base(run.network)
+    pretrained = section.base_weights != "none"
+    extra = [] if pretrained else [recalibration_callback(base, run.x_train)]
+    run.compile(section.train.learning_rate)
+    done = run.fit(section.train.epochs, extra=extra)
+    fine_tune = section.train.fine_tune
+    if pretrained and fine_tune.epochs:
+        opened = unfreeze_top(base, fine_tune.unfreeze_fraction)
+        print(f"fine-tune bird-species: {opened} of {len(base.layers)} base layers trainable")
+        run.compile(fine_tune.learning_rate)
+        run.fit(done + fine_tune.epochs, initial_epoch=done, extra=extra)
+    if not pretrained:
+        recalibrate_batch_norm(base, run.x_train)
+        print("train bird-species: batch-norm statistics recomputed on the training images (random base)")
+
+
+DEMO = Demo(
+    name="bird-species",
+    task="image-classification",
+    channels=3,
+    params=BirdSpeciesParams,
+    read=read,
+    write_sample=write_sample,
+    build=build,
+    fit=fit,
+    notes=lambda section: {"base_weights": section.base_weights},
+    descriptions={
+        "sample": "generated parrot-like drawings of 4 species (deterministic, not photos), so the pipeline runs "
+        "offline",
+        "kaggle": "Birds dataset (Kaggle): photos of 4 parrot species (JPEG, PNG and WebP)",
+        "public": "Birds dataset from the original project's repository: photos of 4 parrot species",
+    },
+    tiny={  # from random weights (none offline), small pictures, no augmentation: it learns the colours
+        "data": {"image_size": 64, "sample_per_class": 24},
+        "model": {"alpha": 0.35, "dense_units": 32, "dropout": 0.2},
+        "train": {"epochs": 30, "batch_size": 8, "learning_rate": 0.002, "early_stopping_patience": 0}
+        | {"reduce_lr_patience": 0, "augment_shift": 0, "augment_rotation": 0, "augment_zoom": 0}
+        | {"augment_flip": False},
+        "parity": {"min_agreement": 0.6, "min_agreement_quantized": 0.3},
+    },
+    floor={"accuracy": 0.6},
+)

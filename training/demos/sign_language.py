@@ -6,7 +6,10 @@ import string
 from pathlib import Path
 
 import numpy as np
+from pydantic import Field
 
+from training.demos import Demo, Ingested
+from training.params import DataParams, KerasSection, ParityParams, Strict
 from training.tabular import read_csv_checked
 
 SIDE = 28
@@ -19,6 +22,21 @@ FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
 
 
 # --- the Kaggle layout -------------------------------------------------------------------------------
+
+
+def read(folder: Path, data: DataParams) -> Ingested:
+    """Both Sign Language MNIST files (train: fold 0, test: fold 1); Kaggle label ids become class indices 0..23."""
+    pixels, classes, folds, files, rows = [], [], [], [], {}
+    class_of_label = {label: index for index, label in enumerate(LABEL_IDS)}
+    for fold, (split, name) in enumerate(FILES.items()):
+        path = find_file(folder, name)
+        split_pixels, label_ids = read_kaggle_csv(path)
+        pixels.append(split_pixels)
+        classes.append(np.array([class_of_label[int(label)] for label in label_ids], dtype=np.int64))
+        folds.append(np.full(len(label_ids), fold, dtype=np.int8))
+        files.append(path)
+        rows[split] = len(label_ids)
+    return Ingested(np.concatenate(pixels), np.concatenate(classes), list(LETTERS), np.concatenate(folds), files, rows)
 
 
 def find_file(folder: Path, name: str) -> Path:
@@ -117,10 +135,11 @@ def generate_sample(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
-def write_sample(folder: Path, *, train_per_class: int, test_per_class: int, seed: int) -> list[Path]:
+def write_sample(folder: Path, data: SignLanguageData, seed: int) -> list[Path]:
     """Write sample `sign_mnist_train.csv` and `sign_mnist_test.csv` into `folder`; return their paths."""
     paths = []
-    for offset, (split, per_class) in enumerate((("train", train_per_class), ("test", test_per_class))):
+    sizes = (("train", data.sample_train_per_class), ("test", data.sample_test_per_class))
+    for offset, (split, per_class) in enumerate(sizes):
         pixels, labels = generate_sample(per_class, seed + offset)
         path = folder / FILES[split]
         write_kaggle_csv(path, pixels, labels)
@@ -147,3 +166,52 @@ def build_cnn(
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="sign_language_cnn")
+
+
+# --- the demo ----------------------------------------------------------------------------------------
+
+
+class SignLanguageData(DataParams):
+    """Sign-language MNIST files; sizes of the generated sample."""
+
+    sample_train_per_class: int = Field(100, ge=5, description="sample source only: rows per letter (train file)")
+    sample_test_per_class: int = Field(25, ge=2, description="... and in the test file")
+
+
+class CnnParams(Strict):
+    """Layer sizes of the small image CNN."""
+
+    conv_filters: list[int] = Field(default_factory=lambda: [32, 64], min_length=1)
+    kernel_size: int = Field(3, ge=1)
+    dense_units: int = Field(128, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+
+
+class SignLanguageParams(KerasSection):
+    """The sign-language CNN."""
+
+    data: SignLanguageData
+    model: CnnParams
+    parity: ParityParams
+
+
+DEMO = Demo(
+    name="sign-language",
+    task="image-classification",
+    channels=1,
+    params=SignLanguageParams,
+    read=read,
+    write_sample=write_sample,
+    build=lambda section, splits: build_cnn(num_classes=len(splits["labels"]), **section.model.model_dump()),
+    descriptions={
+        "sample": "generated 28×28 hand-like images (deterministic, not real hand signs), so the pipeline runs offline",
+        "kaggle": "Sign Language MNIST (Kaggle): 28×28 gray crops of real hand signs",
+        "public": "Sign Language MNIST, fetched from Kaggle (datamunge): 28×28 gray crops of real hand signs",
+    },
+    tiny={
+        "data": {"sample_train_per_class": 30, "sample_test_per_class": 6},
+        "train": {"epochs": 20, "batch_size": 32, "learning_rate": 0.002},
+        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+    },
+    floor={"accuracy": 0.8},
+)
