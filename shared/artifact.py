@@ -13,9 +13,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import ArtifactError
-from shared.text import TextSteps
 
 SPEC_FILE = "spec.json"
+
+
+class TextSteps(BaseModel):
+    """Which optional steps `shared.text.tokenize` applies (part of a model's spec: training and serving agree)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    lowercase: bool = True
+    remove_stopwords: bool = False
+    stem: bool = False
 
 
 class ImageInput(BaseModel):
@@ -38,16 +46,28 @@ class ImageInput(BaseModel):
 
 
 class Feature(BaseModel):
-    """One numeric input of a tabular model, with what a form shows and the range it accepts."""
+    """One input of a tabular model, with what a form shows and what it accepts.
+
+    A `number` must lie in [minimum, maximum]; a `binary` is 0 or 1 (a checkbox); a `category` is one of `choices`
+    (the model reads its index). An `optional` feature may be left empty: the model reads NaN and imputes it.
+    """
 
     model_config = ConfigDict(extra="forbid")
     name: str
     label: str
     unit: str = ""
-    kind: Literal["number", "binary"] = "number"
+    kind: Literal["number", "binary", "category"] = "number"
+    choices: list[str] = Field(default_factory=list, description="a category's values, in code order")
+    optional: bool = False
     minimum: float | None = None
     maximum: float | None = None
     default: float | None = None
+
+    @model_validator(mode="after")
+    def _a_category_has_choices(self) -> Feature:
+        if (self.kind == "category") != bool(self.choices):
+            raise ValueError(f"{self.name}: choices go with kind category, and a category needs them")
+        return self
 
 
 class TabularInput(BaseModel):

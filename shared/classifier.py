@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,27 +11,17 @@ from shared.artifact import ImageInput, ModelSpec
 from shared.descriptors import image_descriptors
 from shared.errors import ArtifactError, InputError
 from shared.images import ImageSource, preprocess_image
+from shared.prediction import Prediction
 from shared.predictor import Predictor
-from shared.traffic import note_answer
 
 PREVIEW_SIDE = 140  # small model inputs are shown enlarged to about this many pixels
 
 
-@dataclass
-class Prediction:
-    """One answer: {label: probability}, the pixels the model saw, notes for the user, and the image's
-    descriptors (brightness, contrast) for the traffic log."""
+@dataclass(frozen=True)
+class ModelInput:
+    """Pixels already shaped like the model input (H, W, C) in [0, 1], as a REST client may send them."""
 
-    confidences: dict[str, float]
-    model_view: np.ndarray
-    notes: list[str] = field(default_factory=list)
-    descriptors: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def top(self) -> tuple[str, float]:
-        """The most likely label and its probability."""
-        label = max(self.confidences, key=self.confidences.__getitem__)
-        return label, self.confidences[label]
+    pixels: np.ndarray
 
 
 class ImageClassifier:
@@ -52,8 +42,13 @@ class ImageClassifier:
         """The model's self-description."""
         return self.predictor.spec
 
+    @property
+    def folder(self) -> Path:
+        """The model folder (spec.json, the model file, its card's picture)."""
+        return self.predictor.model_path.parent
+
     def classify(self, source: ImageSource) -> Prediction:
-        """Classify one image (path, bytes, PIL image or array).
+        """Classify one image (path, bytes, PIL image or array): probabilities, what the model saw, notes.
 
         Raises:
             InputError: the image cannot be read or is blank/too small/too large.
@@ -65,16 +60,21 @@ class ImageClassifier:
         )
         if float(inputs.std()) < 1e-3:
             raise InputError("The image is a single flat color: there is nothing to recognise.")
-        confidences = self.classify_pixels(inputs[0])
+        prediction = self.classify_pixels(inputs[0])
         pixels = (inputs[0] * 255).round().astype(np.uint8)
         pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
         scale = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
-        view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-        return Prediction(confidences, view, decoded.notes, image_descriptors(inputs))
+        prediction.view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+        prediction.notes = list(decoded.notes)
+        return prediction
 
-    def classify_pixels(self, pixels: np.ndarray) -> dict[str, float]:
-        """{label: probability} for one model input (H, W, C) in [0, 1], already preprocessed; the answer is noted
-        for the traffic log."""
+    def classify_pixels(self, pixels: np.ndarray) -> Prediction:
+        """The prediction for one model input (H, W, C) in [0, 1], already preprocessed."""
         confidences = self.predictor.confidences(self.predictor.predict(pixels[np.newaxis])[0])
-        note_answer(self.spec, image_descriptors(pixels), confidences=confidences, pixels=pixels)
-        return confidences
+        return Prediction(confidences=confidences, inputs=image_descriptors(pixels), pixels=pixels)
+
+    def predict_one(self, instance: ImageSource | ModelInput) -> Prediction:
+        """Answer one image file (path, bytes, PIL image, array), or pixels shaped like the model input."""
+        if isinstance(instance, ModelInput):
+            return self.classify_pixels(instance.pixels)
+        return self.classify(instance)

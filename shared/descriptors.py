@@ -36,10 +36,18 @@ def text_descriptors(text: str, tokens: Sequence[str], vocabulary: Vocabulary) -
     }
 
 
-def row_descriptors(features: Sequence[Feature], row: np.ndarray) -> dict[str, float]:
-    """A checked form row by feature name."""
+def row_descriptors(features: Sequence[Feature], row: np.ndarray) -> dict[str, float | str | None]:
+    """A checked form row by feature name: numbers as numbers, a category as its choice, a missing value as None."""
     values = np.asarray(row, dtype=np.float64).reshape(-1)
-    return {feature.name: float(value) for feature, value in zip(features, values, strict=True)}
+    described: dict[str, float | str | None] = {}
+    for feature, value in zip(features, values, strict=True):
+        if np.isnan(value):
+            described[feature.name] = None
+        elif feature.kind == "category":
+            described[feature.name] = feature.choices[int(value)]
+        else:
+            described[feature.name] = float(value)
+    return described
 
 
 def log_odds(confidence: np.ndarray) -> np.ndarray:
@@ -59,7 +67,7 @@ def descriptor_columns(spec: ModelSpec) -> tuple[list[str], list[str]]:
         numerical += ["characters", "words", "known_share"]
     elif isinstance(spec.input, TabularInput):
         for feature in spec.input.features:
-            (categorical if feature.kind == "binary" else numerical).append(feature.name)
+            (numerical if feature.kind == "number" else categorical).append(feature.name)
     if spec.labels:
         categorical.append(PREDICTION)
         numerical.append(CONFIDENCE)

@@ -1,20 +1,19 @@
 """Prometheus metrics a Space exports at `/metrics`: requests by outcome, latency, class mix, confidence and
 which model answers. One registry per process (a Space, or the local suite of every Space).
 
-`observed` wraps every request (page and REST): it feeds these metrics and appends the request to the traffic
-log (`shared.traffic`) before the answer leaves the app."""
+`observe` is a sink of `shared.service`: it sees the one record of every request, page and REST alike, as the
+traffic log does."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, make_asgi_app
 
 from shared.artifact import ModelSpec
-from shared.errors import InputError
-from shared.traffic import collecting, log_request
+
+if TYPE_CHECKING:
+    from shared.service import Record
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -49,35 +48,15 @@ def register_model(spec: ModelSpec) -> None:
     )
 
 
-def record_prediction(model: str, confidences: dict[str, float]) -> None:
-    """Count the top label of one answer and observe its probability."""
-    if confidences:
-        label = max(confidences, key=confidences.__getitem__)
-        PREDICTIONS.labels(model=model, label=label).inc()
-        CONFIDENCE.labels(model=model).observe(confidences[label])
-
-
-@contextmanager
-def observed(model: str, endpoint: str) -> Iterator[None]:
-    """Time one request, count its outcome (ok, input_error: the user's, or error: ours) and append it to the
-    traffic log with the answers the model code noted (`shared.traffic.note_answer`)."""
-    start = time.perf_counter()
-    outcome, error = "error", ""
-    with collecting() as answers:
-        try:
-            yield
-            outcome = "ok"
-        except InputError as refusal:
-            outcome, error = "input_error", str(refusal)
-            raise
-        except Exception as failure:
-            error = type(failure).__name__  # the details go to the server log, not the traffic log
-            raise
-        finally:
-            latency = time.perf_counter() - start
-            LATENCY.labels(model=model, endpoint=endpoint).observe(latency)
-            REQUESTS.labels(model=model, endpoint=endpoint, outcome=outcome).inc()
-            log_request(model, endpoint, outcome, latency, answers if outcome == "ok" else [], error)
+def observe(record: Record) -> None:
+    """Count one request by outcome, time it, and count each answer's top label and observe its probability."""
+    LATENCY.labels(model=record.model, endpoint=record.endpoint).observe(record.latency_s)
+    REQUESTS.labels(model=record.model, endpoint=record.endpoint, outcome=record.outcome).inc()
+    for prediction in record.predictions:
+        if prediction.confidences:
+            label, confidence = prediction.top
+            PREDICTIONS.labels(model=record.model, label=label).inc()
+            CONFIDENCE.labels(model=record.model).observe(confidence)
 
 
 def metrics_app():

@@ -9,8 +9,8 @@ from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.descriptors import row_descriptors
 from shared.errors import ArtifactError
 from shared.features import check_features
+from shared.prediction import Prediction
 from shared.predictor import Predictor
-from shared.traffic import note_answer
 
 
 class TabularRegressor:
@@ -33,24 +33,18 @@ class TabularRegressor:
         return self.predictor.spec
 
     @property
+    def folder(self) -> Path:
+        """The model folder (spec.json, the model file, its card's picture)."""
+        return self.predictor.model_path.parent
+
+    @property
     def features(self) -> list[Feature]:
         """The inputs, in order, with their labels, units, ranges and defaults."""
         assert isinstance(self.spec.input, TabularInput)  # checked in __init__
         return self.spec.input.features
 
-    def predict(self, values: Sequence[object] | Mapping[str, object]) -> float:
-        """The prediction in the target's display unit (e.g. dollars) for one row of form values.
-
-        Values may be a sequence in feature order or a mapping by feature name.
-
-        Raises:
-            InputError: a missing, non-numeric, NaN, infinite or out-of-range value.
-        """
-        assert self.spec.target is not None
-        return self.predict_raw(values) * self.spec.target.scale
-
-    def predict_raw(self, values: Sequence[object] | Mapping[str, object]) -> float:
-        """The model's own output for one row of form values (e.g. $100,000 units); noted for the traffic log.
+    def predict_one(self, values: Sequence[object] | Mapping[str, object]) -> Prediction:
+        """The model's own output (e.g. in $100,000) for one row of form values, in feature order or by name.
 
         Raises:
             InputError: a missing, non-numeric, NaN, infinite or out-of-range value.
@@ -59,5 +53,9 @@ class TabularRegressor:
             values = [values.get(feature.name) for feature in self.features]
         row = check_features(self.features, values)
         value = float(self.predictor.predict(row).reshape(-1)[0])
-        note_answer(self.spec, row_descriptors(self.features, row), value=value)
-        return value
+        return Prediction(value=value, inputs=row_descriptors(self.features, row))
+
+    def display(self, value: float) -> float:
+        """A model output in the target's display unit (e.g. dollars)."""
+        assert self.spec.target is not None  # checked in __init__
+        return value * self.spec.target.scale

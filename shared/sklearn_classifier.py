@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,42 +13,72 @@ from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.descriptors import row_descriptors
 from shared.errors import ArtifactError
 from shared.features import check_features
-from shared.traffic import note_answer
+from shared.prediction import Prediction
 
-# Every type a model file may contain. skops refuses anything else, so a tampered file cannot run code.
+# Every type a model file may contain: the pipelines the demos build, and the containers skops stores their state
+# in. A file holding any other type is refused before anything in it is built, so a tampered file cannot run code.
 TRUSTED_TYPES = frozenset(
     {
-        "sklearn.pipeline.Pipeline",
-        "sklearn.preprocessing._data.StandardScaler",
-        "sklearn.naive_bayes.GaussianNB",
-        "sklearn.linear_model._logistic.LogisticRegression",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.slice",
+        "builtins.str",
+        "builtins.tuple",
         "numpy.dtype",
-        "numpy.ndarray",
+        "numpy.float32",
         "numpy.float64",
         "numpy.int64",
-        "builtins.slice",
+        "numpy.ndarray",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.impute._base.SimpleImputer",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.naive_bayes.GaussianNB",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._encoders.OneHotEncoder",
     }
 )
 
 
+def file_types(path: Path) -> set[str]:
+    """Every `module.Class` a skops file's schema names, read without building anything (skops's own
+    `get_untrusted_types` leaves out the types skops trusts by default, scikit-learn's among them)."""
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    pending: list = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
 def load_skops(path: Path):
-    """Load a skops file whose types are all in TRUSTED_TYPES.
+    """Load a skops file whose every type is in TRUSTED_TYPES.
 
     Raises:
-        ArtifactError: the file is missing, unreadable, or holds a type outside TRUSTED_TYPES.
+        ArtifactError: the file is missing, unreadable, or names a type outside TRUSTED_TYPES.
     """
     import skops.io as sio
 
     if not Path(path).is_file():
         raise ArtifactError(f"{path} is missing: run the pipeline (dvc repro) to build the model.")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as error:
+        types = file_types(path)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise ArtifactError(f"{path} is not a readable skops file ({error})") from error
-    unknown = sorted(set(untrusted) - TRUSTED_TYPES)
+    unknown = sorted(types - TRUSTED_TYPES)
     if unknown:
         raise ArtifactError(f"{path} holds types this app does not trust: {', '.join(unknown)}")
-    return sio.load(path, trusted=list(untrusted))
+    try:
+        return sio.load(path, trusted=sorted(types))
+    except Exception as error:  # a schema that lies about its content
+        raise ArtifactError(f"{path} is not a readable skops file ({type(error).__name__})") from error
 
 
 class TabularClassifier:
@@ -68,13 +100,18 @@ class TabularClassifier:
         return cls(spec, Path(folder) / spec.files["skops"])
 
     @property
+    def folder(self) -> Path:
+        """The model folder (spec.json, the skops file, its card's picture)."""
+        return self.model_path.parent
+
+    @property
     def features(self) -> list[Feature]:
         """The inputs, in order, with labels, units, kinds (number or binary), ranges and defaults."""
         assert isinstance(self.spec.input, TabularInput)  # checked in __init__
         return self.spec.input.features
 
-    def predict_proba(self, values: Sequence[object] | Mapping[str, object]) -> dict[str, float]:
-        """{label: probability} for one row of form values (in feature order, or by feature name).
+    def predict_one(self, values: Sequence[object] | Mapping[str, object]) -> Prediction:
+        """The class probabilities for one row of form values (in feature order, or by feature name).
 
         Raises:
             InputError: a missing, non-numeric, NaN, infinite, non-binary or out-of-range value.
@@ -84,5 +121,4 @@ class TabularClassifier:
         row = check_features(self.features, values)
         probabilities = np.asarray(self.model.predict_proba(row))[0]
         confidences = {label: float(p) for label, p in zip(self.spec.labels, probabilities, strict=True)}
-        note_answer(self.spec, row_descriptors(self.features, row), confidences=confidences)
-        return confidences
+        return Prediction(confidences=confidences, inputs=row_descriptors(self.features, row))

@@ -10,9 +10,11 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from shared.adapters import adapters
 from shared.artifact import SPEC_FILE, ModelSpec
-from shared.metrics import metrics_app
-from shared.rest import RestModel, load_rest_models, tf_serving_router
+from shared.metrics import metrics_app, register_model
+from shared.service import Service, load_services
+from shared.tf_serving import tf_serving_router
 from shared.ui import MAX_UPLOAD
 
 
@@ -21,14 +23,15 @@ def find_spaces(bundles_dir: Path) -> list[Path]:
     return sorted(p for p in Path(bundles_dir).iterdir() if (p / "app.py").is_file() and (p / "model").is_dir())
 
 
-def load_space(folder: Path) -> gr.Blocks:
-    """Import a Space's app.py under a unique module name and build its page."""
+def load_space(folder: Path, services: dict[str, Service] | None = None) -> gr.Blocks:
+    """Import a Space's app.py under a unique module name and build its page around `services` (by default its
+    own models' services, loaded here)."""
     spec = importlib.util.spec_from_file_location(f"space_{folder.name.replace('-', '_')}", folder / "app.py")
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {folder / 'app.py'}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build_demo(folder / "model")
+    return module.build_demo(services if services is not None else load_services(folder / "model"))
 
 
 def model_specs(space: Path) -> list[ModelSpec]:
@@ -74,13 +77,15 @@ def build_suite(bundles_dir: Path) -> FastAPI:
         raise FileNotFoundError(f"no bundled Space in {bundles_dir}: run `dvc repro` first")
     app = FastAPI(title="Spacesuite")
     page = index_page(spaces)
-    models: dict[str, RestModel] = {}
-    for folder in spaces:
-        for name, model in load_rest_models(folder / "model").items():
-            if name in models:
+    services: dict[str, dict[str, Service]] = {folder.name: load_services(folder / "model") for folder in spaces}
+    every: dict[str, Service] = {}
+    for space_services in services.values():
+        for name, service in space_services.items():
+            if name in every:
                 raise ValueError(f"two Spaces carry a model named {name}")
-            models[name] = model
-    app.include_router(tf_serving_router(models))  # every model's REST API at /v1/models/<model>
+            every[name] = service
+            register_model(service.spec)
+    app.include_router(tf_serving_router(adapters(every)))  # every model's REST API at /v1/models/<model>
     app.mount("/metrics", metrics_app())  # Prometheus, for every Space of this process
 
     @app.get("/", response_class=HTMLResponse)
@@ -88,5 +93,6 @@ def build_suite(bundles_dir: Path) -> FastAPI:
         return page
 
     for folder in spaces:
-        app = gr.mount_gradio_app(app, load_space(folder), path=f"/{folder.name}", max_file_size=MAX_UPLOAD)
+        demo = load_space(folder, services[folder.name])
+        app = gr.mount_gradio_app(app, demo, path=f"/{folder.name}", max_file_size=MAX_UPLOAD)
     return app

@@ -17,9 +17,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from shared.artifact import TextSteps
 from shared.errors import ArtifactError, InputError
+
+__all__ = ["TextSteps", "Vocabulary", "check_text", "preprocess", "tokenize"]  # TextSteps lives in the spec
 
 MAX_CHARS = 5000
 PADDING = ""
@@ -48,15 +50,6 @@ NLTK_ENGLISH_STOP_WORDS = tuple(_NLTK_ENGLISH.split())
 STOP_WORDS = frozenset(word.translate(_STRIP) for word in NLTK_ENGLISH_STOP_WORDS)
 
 _stemmers = threading.local()  # snowballstemmer's stemmers keep state while stemming: one per thread
-
-
-class TextSteps(BaseModel):
-    """Which optional steps `tokenize` applies (part of a model's spec: training and serving must agree)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    lowercase: bool = True
-    remove_stopwords: bool = False
-    stem: bool = False
 
 
 def check_text(text: object) -> str:

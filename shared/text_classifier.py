@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.artifact import ModelSpec, TextInput
 from shared.descriptors import text_descriptors
 from shared.errors import ArtifactError, InputError
+from shared.prediction import Prediction
 from shared.predictor import Predictor
 from shared.text import Vocabulary, preprocess
-from shared.traffic import note_answer
-
-
-@dataclass
-class TextPrediction:
-    """One answer: {label: probability}, the tokens the model read, notes for the user, and the text's
-    descriptors (characters, words, known share) for the traffic log."""
-
-    confidences: dict[str, float]
-    tokens: list[str]
-    notes: list[str] = field(default_factory=list)
-    descriptors: dict[str, float] = field(default_factory=dict)
 
 
 class TextClassifier:
@@ -47,8 +35,17 @@ class TextClassifier:
         """The model's self-description."""
         return self.predictor.spec
 
-    def classify(self, text: object) -> TextPrediction:
-        """Classify one text.
+    @property
+    def folder(self) -> Path:
+        """The model folder (spec.json, the model file, its card's picture)."""
+        return self.predictor.model_path.parent
+
+    def predict_one(self, text: object) -> Prediction:
+        """Answer one text (see `classify`)."""
+        return self.classify(text)
+
+    def classify(self, text: object) -> Prediction:
+        """Classify one text: probabilities, the words the model read, notes.
 
         Raises:
             InputError: empty, whitespace-only or too long text, or text without a single word the model
@@ -65,8 +62,6 @@ class TextClassifier:
         notes = []
         if len(tokens) > spec_input.sequence_length:
             notes.append(f"Only the first {spec_input.sequence_length} words were read.")
-        probabilities = self.predictor.predict(ids)[0]
-        confidences = self.predictor.confidences(probabilities)
-        descriptors = text_descriptors(str(text), tokens, self.vocabulary)
-        note_answer(self.spec, {"text": str(text), **descriptors}, confidences=confidences)
-        return TextPrediction(confidences, tokens, notes, descriptors)
+        confidences = self.predictor.confidences(self.predictor.predict(ids)[0])
+        inputs = {"text": str(text), **text_descriptors(str(text), tokens, self.vocabulary)}
+        return Prediction(confidences=confidences, inputs=inputs, notes=notes, tokens=tokens)

@@ -29,17 +29,15 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from shared.artifact import ModelSpec
+if TYPE_CHECKING:
+    from shared.service import Record
 
 logger = logging.getLogger(__name__)
 DEFAULT_DIR = Path("traffic")
@@ -47,56 +45,6 @@ KEEP_CHOICES = ("safe", "stats", "images")
 MIN_PUSH_MINUTES = 5
 MAX_ERROR_CHARS = 300
 Keep = Literal["safe", "stats", "images"]
-
-
-@dataclass
-class Answer:
-    """What one answered instance contributes to its record: inputs, prediction, confidence (and pixels)."""
-
-    model: str
-    version: int
-    inputs: dict[str, Any]
-    prediction: str | float
-    confidence: float | None = None
-    pixels: np.ndarray | None = field(default=None, repr=False)
-
-
-_answers: ContextVar[list[Answer] | None] = ContextVar("spacesuite_traffic_answers", default=None)
-
-
-def note_answer(
-    spec: ModelSpec,
-    inputs: Mapping[str, Any],
-    *,
-    confidences: Mapping[str, float] | None = None,
-    value: float | None = None,
-    pixels: np.ndarray | None = None,
-) -> None:
-    """Remember one answered instance for the request being served (a no-op outside `collecting`).
-
-    Classifiers pass `confidences` (the top label and its probability are kept); regressors pass `value`.
-    """
-    answers = _answers.get()
-    if answers is None:
-        return
-    if confidences:
-        label = max(confidences, key=confidences.__getitem__)
-        answer = Answer(spec.name, spec.version, dict(inputs), label, float(confidences[label]), pixels)
-    else:
-        prediction = float(value) if value is not None else math.nan
-        answer = Answer(spec.name, spec.version, dict(inputs), prediction, None, pixels)
-    answers.append(answer)
-
-
-@contextmanager
-def collecting() -> Iterator[list[Answer]]:
-    """Collect the answers that `note_answer` reports while serving one request (same thread)."""
-    answers: list[Answer] = []
-    token = _answers.set(answers)
-    try:
-        yield answers
-    finally:
-        _answers.reset(token)
 
 
 def png_base64(pixels: np.ndarray) -> str:
@@ -143,36 +91,35 @@ class TrafficLog:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         return self._fd
 
-    def records(
-        self, endpoint: str, outcome: str, latency_s: float, answers: list[Answer], *, model: str, error: str = ""
-    ) -> list[dict[str, Any]]:
-        """The records of one request: one per answered instance, or one without inputs for a refusal."""
+    def records(self, request: Record) -> list[dict[str, Any]]:
+        """The lines of one request: one per answered instance, or one without inputs for a refusal."""
         base = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "request": request.id,
             "space": self.space,
-            "endpoint": endpoint,
-            "outcome": outcome,
-            "latency_ms": round(latency_s * 1000, 3),
+            "endpoint": request.endpoint,
+            "outcome": request.outcome,
+            "latency_ms": round(request.latency_s * 1000, 3),
         }
-        if not answers:
-            return [{**base, "model": model, "version": None, "error": error[:MAX_ERROR_CHARS]}]
+        if not request.predictions:
+            return [{**base, "model": request.model, "version": None, "error": request.error[:MAX_ERROR_CHARS]}]
         rows = []
-        for answer in answers:
-            inputs = {key: _finite(value) for key, value in answer.inputs.items()}
+        for prediction in request.predictions:
+            inputs = {key: _finite(value) for key, value in prediction.inputs.items()}
             if self.keep == "stats":
                 inputs.pop("text", None)
-            if self.keep == "images" and answer.pixels is not None:
-                inputs["image_png"] = png_base64(answer.pixels)
-            record = {
+            if self.keep == "images" and prediction.pixels is not None:
+                inputs["image_png"] = png_base64(prediction.pixels)
+            row = {
                 **base,
-                "model": answer.model,
-                "version": answer.version,
-                "batch": len(answers),
+                "model": request.model,
+                "version": request.spec.version,
+                "batch": len(request.predictions),
                 "inputs": inputs,
-                "prediction": _finite(answer.prediction),
-                "confidence": answer.confidence,
+                "prediction": _finite(prediction.answer),
+                "confidence": prediction.confidence,
             }
-            rows.append(record)
+            rows.append(row)
         return rows
 
     def write(self, records: list[dict[str, Any]]) -> None:
@@ -242,15 +189,14 @@ def current_log() -> TrafficLog | None:
     return _log
 
 
-def log_request(
-    model: str, endpoint: str, outcome: str, latency_s: float, answers: list[Answer], error: str = ""
-) -> None:
-    """Append the records of one request to this process's log; a failing disk is logged, never raised."""
+def log_record(request: Record) -> None:
+    """Append the lines of one request to this process's log (a sink of `shared.service`); a failing disk is
+    logged, never raised."""
     log = current_log()
     if log is None:
         return
     try:
-        log.write(log.records(endpoint, outcome, latency_s, answers, model=model, error=error))
+        log.write(log.records(request))
     except OSError:
         logger.exception("traffic log: cannot append to %s", log.path)
 

@@ -1,8 +1,11 @@
-"""Gradio pieces every Space shares: the provenance note, error handling, an image classifier page."""
+"""Gradio pieces every Space shares: the provenance note, error handling, and a panel per kind of model.
+
+A panel answers through the model's `Service` (the call the REST API makes too) and says nothing about a
+particular demo: what its inputs are called, and its examples, come from the Space's `app.py`.
+"""
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -13,15 +16,14 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from shared.artifact import Feature, ModelSpec
-from shared.classifier import ImageClassifier, Prediction
+from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.errors import InputError
+from shared.features import MISSING, form_values
 from shared.images import MAX_PIXELS, READABLE_FORMATS
-from shared.metrics import observed, record_prediction, register_model
-from shared.regressor import TabularRegressor
-from shared.sklearn_classifier import TabularClassifier
+from shared.metrics import register_model
+from shared.prediction import Prediction
+from shared.service import Service
 from shared.text import MAX_CHARS
-from shared.text_classifier import TextClassifier
 from shared.traffic import traffic_settings
 
 logger = logging.getLogger(__name__)
@@ -84,25 +86,6 @@ def user_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def monitored(model: str, endpoint: str) -> Callable[[F], F]:
-    """Time and count each call in the Prometheus metrics (outcome, latency; the class mix when the answer's
-    first part is {label: probability}). Put it under `user_errors`, which turns InputError into gr.Error."""
-
-    def decorate(function: F) -> F:
-        @functools.wraps(function)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with observed(model, endpoint):
-                result = function(*args, **kwargs)
-            first = result[0] if isinstance(result, list | tuple) else result
-            if isinstance(first, dict):
-                record_prediction(model, first)
-            return result
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
 class ImageUpload(gr.Image):
     """gr.Image that hands the uploaded file over undecoded (`shared.images` decodes and validates it once),
     and whose remaining upload errors reach the user as one clear sentence."""
@@ -126,7 +109,8 @@ class ImageUpload(gr.Image):
 def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:
     for note in prediction.notes:
         gr.Warning(note)
-    return prediction.confidences, prediction.model_view
+    assert prediction.confidences is not None
+    return prediction.confidences, prediction.view
 
 
 def probability_chart(confidences: dict[str, float]) -> pd.DataFrame:
@@ -135,47 +119,63 @@ def probability_chart(confidences: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame({"class": [label for label, _ in ranked], "probability": [100 * p for _, p in ranked]})
 
 
+def _chart(spec: ModelSpec) -> gr.BarPlot:
+    return gr.BarPlot(
+        probability_chart(dict.fromkeys(spec.labels, 0.0)),
+        x="class", y="probability", y_lim=[0, 100], label="Every class (%)", sort="-y", height=220,
+    )  # fmt: skip
+
+
+def _test_picture(service: Service, name: str, title: str) -> None:
+    picture = service.folder / name
+    if picture.is_file():
+        with gr.Accordion(title, open=False):
+            gr.Image(str(picture), show_label=False, interactive=False, buttons=["fullscreen"])
+
+
 def image_classifier_panel(
-    classifier: ImageClassifier,
+    service: Service,
     *,
+    thing: str,
     examples: Sequence[Path] = (),
+    examples_label: str = "Examples",
     sketch: bool = False,
     sketch_first: bool = False,
     top_k: int = 5,
     chart: bool = False,
     api_name: str = "predict",
 ) -> None:
-    """Image input (upload, webcam, paste; optionally a sketch tab), top-k labels, optionally a bar
-    chart of every class, the pixels the model saw, examples and the test-split confusion matrix.
+    """Image input (upload, webcam, paste; optionally a sketch tab), top-k labels, optionally a bar chart of every
+    class, the pixels the model saw, examples and the test split's confusion matrix. `thing` says what to show it
+    ("hand sign", "digit").
 
     Call inside a `gr.Blocks`. API endpoints: `/<api_name>` (and `/<api_name>_sketch`).
     """
+    spec = service.spec
     chart_rows = (lambda confidences: [probability_chart(confidences)]) if chart else (lambda confidences: [])
-    kind = "digit" if classifier.spec.input.framing == "digit" else "hand sign"
-
-    name = classifier.spec.name
-    register_model(classifier.spec)
+    register_model(spec)
 
     @user_errors
-    @monitored(name, api_name)
     def predict(image_path: str | None) -> list[Any]:
-        confidences, view = _answer(classifier.classify(image_path))
+        if image_path is None:
+            raise InputError(f"Upload, paste or shoot a picture of a {thing} first.")
+        confidences, view = _answer(service.answer(api_name, [image_path])[0])
         return [confidences, *chart_rows(confidences), view]
 
     @user_errors
-    @monitored(name, f"{api_name}_sketch")
     def predict_sketch(editor: dict | None) -> list[Any]:
         composite = (editor or {}).get("composite")
         if composite is None:
-            raise InputError(f"Draw a {kind} on the sketchpad first.")
-        confidences, view = _answer(classifier.classify(composite))
+            raise InputError(f"Draw a {thing} on the sketchpad first.")
+        confidences, view = _answer(service.answer(f"{api_name}_sketch", [composite])[0])
         return [confidences, *chart_rows(confidences), view]
 
     def sketch_tab() -> tuple[gr.Sketchpad, gr.Button]:
         with gr.Tab("Sketch"):
-            # digits: one thick black pen, like a marker on paper (MNIST strokes are ~1/10 of the box)
-            brush = gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed") if kind == "digit" else None
-            pad = gr.Sketchpad(type="numpy", label=f"Draw a {kind}", height=320, brush=brush)
+            # a digit framed like MNIST: one thick black pen, like a marker on paper (strokes ~1/10 of the box)
+            framed = spec.input.framing == "digit"  # type: ignore[union-attr]
+            brush = gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed") if framed else None
+            pad = gr.Sketchpad(type="numpy", label=f"Draw a {thing}", height=320, brush=brush)
             return pad, gr.Button("Classify sketch", variant="primary")
 
     with gr.Row():
@@ -192,54 +192,19 @@ def image_classifier_panel(
         with gr.Column():
             outputs: list[Any] = [gr.Label(num_top_classes=top_k, label="Prediction")]
             if chart:
-                outputs.append(
-                    gr.BarPlot(
-                        probability_chart(dict.fromkeys(classifier.spec.labels, 0.0)),
-                        x="class", y="probability", y_lim=[0, 100], label="Every class (%)", sort="-y", height=220,
-                    )
-                )  # fmt: skip
+                outputs.append(_chart(spec))
             outputs.append(
                 gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
             )
     if examples:
-        label = "Examples (they open in the Upload tab)" if sketch_first else "Examples"
-        gr.Examples([[str(p)] for p in examples], inputs=image, label=label, example_labels=[p.stem for p in examples])
-    confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
-    if confusion.is_file():
-        with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
-            gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
+        gr.Examples(
+            [[str(p)] for p in examples], inputs=image, label=examples_label, example_labels=[p.stem for p in examples]
+        )
+    _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
     image.upload(predict, inputs=image, outputs=outputs, api_visibility="private")
     if sketch:
         classify_sketch.click(predict_sketch, inputs=pad, outputs=outputs, api_name=f"{api_name}_sketch")
-
-
-def image_classifier_page(
-    classifier: ImageClassifier,
-    *,
-    title: str,
-    description: str,
-    examples: Sequence[Path] = (),
-    sketch: bool = False,
-    top_k: int = 5,
-    chart: bool = False,
-) -> gr.Blocks:
-    """A complete Space page around `image_classifier_panel`: title, description and provenance note.
-    API endpoints: `/predict` (and `/predict_sketch`)."""
-    with gr.Blocks(title=title) as page:
-        gr.Markdown(f"# {title}\n{description}")
-        gr.Markdown(model_note(classifier.spec), elem_id="model-note")
-        image_classifier_panel(classifier, examples=examples, sketch=sketch, top_k=top_k, chart=chart)
-    page.state_session_capacity = SESSION_CAPACITY  # launch() takes it too; mounting keeps this value
-    return page
-
-
-def read_examples_csv(path: Path) -> list[list[float]]:
-    """Rows of a bundled examples CSV (header: feature names) as numbers; [] when the Space has none."""
-    if not path.is_file():
-        return []
-    with path.open(encoding="utf-8") as handle:
-        return [[float(value) for value in row] for row in list(csv.reader(handle))[1:]]
 
 
 def format_amount(value: float, unit: str) -> str:
@@ -249,36 +214,45 @@ def format_amount(value: float, unit: str) -> str:
     return f"{value:,.3g} {unit}"
 
 
+def _features(service: Service) -> list[Feature]:
+    assert isinstance(service.spec.input, TabularInput), f"{service.spec.name} takes no form"
+    return service.spec.input.features
+
+
 def regression_form_panel(
-    regressor: TabularRegressor, *, examples: Sequence[Sequence[float]] = (), api_name: str = "predict"
+    service: Service,
+    *,
+    examples: Sequence[Sequence[Any]] = (),
+    examples_label: str = "Examples",
+    button: str = "Estimate",
+    api_name: str = "predict",
 ) -> None:
-    """A number field per feature (label, unit, accepted range, default), the prediction, and examples.
+    """A number field per feature (label, unit, accepted range, default), the prediction in the target's unit,
+    examples and the test split's predicted-against-actual plot.
 
     Call inside a `gr.Blocks`. API endpoint: `/<api_name>` taking the features in order.
     """
-    target = regressor.spec.target
-    assert target is not None  # a TabularRegressor always has one
-
-    register_model(regressor.spec)
+    target = service.spec.target
+    assert target is not None, f"{service.spec.name} is not a regressor"
+    register_model(service.spec)
 
     @user_errors
-    @monitored(regressor.spec.name, api_name)
     def predict(*values: float | None) -> str:
-        value = regressor.predict(list(values))
-        return f"### {target.label}: **{format_amount(value, target.unit)}**"
+        value = service.answer(api_name, [list(values)])[0].value
+        assert value is not None
+        return f"### {target.label}: **{format_amount(value * target.scale, target.unit)}**"
 
     with gr.Row():
         with gr.Column():
-            fields = _form_fields(regressor.features)
-            estimate = gr.Button("Estimate", variant="primary")
+            fields = _form_fields(_features(service))
+            estimate = gr.Button(button, variant="primary")
         with gr.Column():
-            answer = gr.Markdown(f"### {target.label}: fill the form and press Estimate", elem_id=f"{api_name}-answer")
-            predictions = regressor.predictor.model_path.parent / PREDICTIONS_IMAGE
-            if predictions.is_file():
-                with gr.Accordion("How good is the model? Predicted against actual on the test split", open=False):
-                    gr.Image(str(predictions), show_label=False, interactive=False, buttons=["fullscreen"])
+            answer = gr.Markdown(f"### {target.label}: fill the form and press {button}", elem_id=f"{api_name}-answer")
+            _test_picture(
+                service, PREDICTIONS_IMAGE, "How good is the model? Predicted against actual on the test split"
+            )
     if examples:
-        gr.Examples([list(row) for row in examples], inputs=fields, label="Examples (block groups of the test split)")
+        gr.Examples([form_values(row, _features(service)) for row in examples], inputs=fields, label=examples_label)
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
 
 
@@ -287,86 +261,97 @@ def _form_fields(features: Sequence[Feature]) -> list[Any]:
     for feature in features:
         if feature.kind == "binary":
             fields.append(gr.Checkbox(value=bool(feature.default and feature.default >= 0.5), label=feature.label))
+        elif feature.kind == "category":
+            choices = [*feature.choices, *([MISSING] if feature.optional else [])]
+            default = feature.choices[int(feature.default)] if feature.default is not None else choices[0]
+            fields.append(gr.Dropdown(choices=choices, value=default, label=feature.label))
         else:
             unit = f" ({feature.unit})" if feature.unit else ""
+            empty = "; may be left empty" if feature.optional else ""
             fields.append(
                 gr.Number(
                     value=feature.default,
                     label=f"{feature.label}{unit}",
-                    info=f"{feature.minimum:g} to {feature.maximum:g}",
+                    info=f"{feature.minimum:g} to {feature.maximum:g}{empty}",
                 )
             )
     return fields
 
 
 def classification_form_panel(
-    classifier: TabularClassifier, *, examples: Sequence[Sequence[float]] = (), api_name: str = "predict"
+    service: Service,
+    *,
+    examples: Sequence[Sequence[Any]] = (),
+    examples_label: str = "Examples",
+    api_name: str = "predict",
 ) -> None:
-    """Checkboxes for yes/no features, numbers (unit, accepted range, default) for measurements, and
-    the class with its probability. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
-
-    register_model(classifier.spec)
+    """Checkboxes for yes/no features, numbers (unit, accepted range, default) for measurements, and the class with
+    its probability. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
+    spec = service.spec
+    features = _features(service)
+    register_model(spec)
 
     @user_errors
-    @monitored(classifier.spec.name, api_name)
     def predict(*values: float | bool | None) -> dict[str, float]:
-        return classifier.predict_proba(list(values))
+        return _answer(service.answer(api_name, [list(values)])[0])[0]
 
     with gr.Row():
         with gr.Column():
-            fields = _form_fields(classifier.features)
+            fields = _form_fields(features)
             classify = gr.Button("Classify", variant="primary")
         with gr.Column():
-            label = gr.Label(num_top_classes=len(classifier.spec.labels), label="Prediction")
-            confusion = classifier.model_path.parent / CONFUSION_IMAGE
-            if confusion.is_file():
-                with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
-                    gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
+            label = gr.Label(num_top_classes=len(spec.labels), label="Prediction")
+            _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
-        binary = [feature.kind == "binary" for feature in classifier.features]
-        rows = [[bool(v) if is_binary else v for v, is_binary in zip(row, binary, strict=True)] for row in examples]
-        gr.Examples(rows, inputs=fields, label="Examples (people of the test split)")
+        gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
     classify.click(predict, inputs=fields, outputs=label, api_name=api_name)
 
 
 def text_classifier_panel(
-    classifier: TextClassifier, *, examples: Sequence[str] = (), api_name: str = "predict"
+    service: Service,
+    *,
+    label: str = "Prediction",
+    placeholder: str = "",
+    examples: Sequence[str] = (),
+    examples_label: str = "Examples",
+    api_name: str = "predict",
 ) -> None:
-    """A text box, the probability of every class (label and bar chart), the words the model read, and
+    """A text box, the probability of every class (`label`, and a bar chart), the words the model read, and
     examples. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
-
-    register_model(classifier.spec)
+    spec = service.spec
+    vocabulary = service.model.vocabulary  # type: ignore[attr-defined]
+    register_model(spec)
 
     @user_errors
-    @monitored(classifier.spec.name, api_name)
     def predict(text: str | None) -> tuple[dict[str, float], pd.DataFrame, str]:
-        prediction = classifier.classify(text)
-        for note in prediction.notes:
-            gr.Warning(note)
-        known = classifier.vocabulary
-        words = " ".join(token if known.known_share([token]) else f"~~{token}~~" for token in prediction.tokens)
-        return prediction.confidences, probability_chart(prediction.confidences), words
+        prediction = service.answer(api_name, [text])[0]
+        confidences, _ = _answer(prediction)
+        words = " ".join(t if vocabulary.known_share([t]) else f"~~{t}~~" for t in prediction.tokens or [])
+        return confidences, probability_chart(confidences), words
 
     with gr.Row():
         with gr.Column():
-            text = gr.Textbox(
-                label="Text", lines=3, max_length=MAX_CHARS, placeholder="i feel like a kid on christmas morning"
-            )
+            text = gr.Textbox(label="Text", lines=3, max_length=MAX_CHARS, placeholder=placeholder)
             classify = gr.Button("Classify", variant="primary")
         with gr.Column():
-            label = gr.Label(num_top_classes=len(classifier.spec.labels), label="Emotion")
-            chart = gr.BarPlot(
-                probability_chart(dict.fromkeys(classifier.spec.labels, 0.0)),
-                x="class", y="probability", y_lim=[0, 100], label="Every class (%)", sort="-y", height=220,
-            )  # fmt: skip
-            words = gr.Markdown(
-                label="Words the model read (struck through: unknown to it)", elem_id=f"{api_name}-words"
+            outputs = [gr.Label(num_top_classes=len(spec.labels), label=label), _chart(spec)]
+            outputs.append(
+                gr.Markdown(label="Words the model read (struck through: unknown to it)", elem_id=f"{api_name}-words")
             )
     if examples:
-        gr.Examples([[example] for example in examples], inputs=text, label="Examples (texts of the test split)")
-    confusion = classifier.predictor.model_path.parent / CONFUSION_IMAGE
-    if confusion.is_file():
-        with gr.Accordion("How good is the model? Confusion matrix of the test split", open=False):
-            gr.Image(str(confusion), show_label=False, interactive=False, buttons=["fullscreen"])
-    classify.click(predict, inputs=text, outputs=[label, chart, words], api_name=api_name)
-    text.submit(predict, inputs=text, outputs=[label, chart, words], api_visibility="private")
+        gr.Examples([[example] for example in examples], inputs=text, label=examples_label)
+    _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
+    classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
+    text.submit(predict, inputs=text, outputs=outputs, api_visibility="private")
+
+
+def page(title: str, description: str, services: dict[str, Service]) -> gr.Blocks:
+    """An empty Space page: title, description, and one provenance note per model (`<model>-note`). Lay the
+    panels out inside `with page(...) as demo:`; the page keeps at most SESSION_CAPACITY sessions."""
+    blocks = gr.Blocks(title=title)
+    with blocks:
+        gr.Markdown(f"# {title}\n{description}")
+        if len(services) == 1:
+            gr.Markdown(model_note(next(iter(services.values())).spec), elem_id="model-note")
+    blocks.state_session_capacity = SESSION_CAPACITY  # launch() takes it too; mounting keeps this value
+    return blocks

@@ -1,14 +1,16 @@
 """Parrot species: upload a photo, get the species with its confidence and a bar chart of all four."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import gradio as gr
 
-from shared.classifier import ImageClassifier
-from shared.rest import load_rest_models, serve_space
-from shared.ui import MAX_UPLOAD, image_classifier_page
+from shared.server import serve_space
+from shared.service import Service
+from shared.ui import image_classifier_panel, page
 
 HERE = Path(__file__).parent
+TITLE = "Parrot species"
 DESCRIPTION = (
     "A MobileNetV2 with a small classification head tells four parrot species apart: amazon green "
     "parrot, gray parrot, macaw and white parrot. Any photo format works (JPEG, PNG, WebP, ...); "
@@ -16,17 +18,19 @@ DESCRIPTION = (
 )
 
 
-def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
-    """The Space's page, with its model loaded once."""
-    return image_classifier_page(
-        ImageClassifier.from_artifact(model_dir),
-        title="Parrot species",
-        description=DESCRIPTION,
-        examples=sorted((HERE / "examples").glob("*.jpg")),
-        top_k=1,
-        chart=True,
-    )
+def build_demo(services: Mapping[str, Service]) -> gr.Blocks:
+    """The Space's page around its model's service."""
+    with page(TITLE, DESCRIPTION, services) as demo:
+        image_classifier_panel(
+            services["bird-species"],
+            thing="parrot",
+            examples=sorted((HERE / "examples").glob("*.jpg")),
+            examples_label="Examples (photos of the test split)",
+            top_k=1,
+            chart=True,
+        )
+    return demo
 
 
 if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
-    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD, space=HERE.name)
+    serve_space(build_demo, HERE)

@@ -1,13 +1,14 @@
 """Emotion in text: type a sentence, get the probability of sadness, joy, love, anger, fear and surprise."""
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import gradio as gr
 
-from shared.rest import load_rest_models, serve_space
-from shared.text_classifier import TextClassifier
-from shared.ui import MAX_UPLOAD, SESSION_CAPACITY, model_note, text_classifier_panel
+from shared.server import serve_space
+from shared.service import Service
+from shared.ui import page, text_classifier_panel
 
 HERE = Path(__file__).parent
 TITLE = "Emotion in text"
@@ -18,18 +19,20 @@ DESCRIPTION = (
 )
 
 
-def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
-    """The Space's page, with its model loaded once."""
-    classifier = TextClassifier.from_artifact(model_dir)
+def build_demo(services: Mapping[str, Service]) -> gr.Blocks:
+    """The Space's page around its model's service."""
     examples_file = HERE / "examples" / "examples.json"
     examples = json.loads(examples_file.read_text(encoding="utf-8")) if examples_file.is_file() else []
-    with gr.Blocks(title=TITLE) as page:
-        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
-        gr.Markdown(model_note(classifier.spec), elem_id="model-note")
-        text_classifier_panel(classifier, examples=examples)
-    page.state_session_capacity = SESSION_CAPACITY
-    return page
+    with page(TITLE, DESCRIPTION, services) as demo:
+        text_classifier_panel(
+            services["emotion"],
+            label="Emotion",
+            placeholder="i feel like a kid on christmas morning",
+            examples=examples,
+            examples_label="Examples (texts of the test split)",
+        )
+    return demo
 
 
 if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
-    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD, space=HERE.name)
+    serve_space(build_demo, HERE)

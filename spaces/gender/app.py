@@ -1,12 +1,14 @@
 """Gender from facial measurements: fill in seven features, get the class with its probability."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import gradio as gr
 
-from shared.rest import load_rest_models, serve_space
-from shared.sklearn_classifier import TabularClassifier
-from shared.ui import MAX_UPLOAD, SESSION_CAPACITY, classification_form_panel, model_note, read_examples_csv
+from shared.features import read_examples_csv
+from shared.server import serve_space
+from shared.service import Service
+from shared.ui import classification_form_panel, page
 
 HERE = Path(__file__).parent
 TITLE = "Gender from facial measurements"
@@ -17,17 +19,18 @@ DESCRIPTION = (
 )
 
 
-def build_demo(model_dir: Path = HERE / "model") -> gr.Blocks:
-    """The Space's page, with its model loaded once."""
-    classifier = TabularClassifier.from_artifact(model_dir)
-    pipeline = classifier.spec.trained_with.get("pipeline", "?")
-    with gr.Blocks(title=TITLE) as page:
-        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
-        gr.Markdown(f"{model_note(classifier.spec)} Kept pipeline: **{pipeline}**.", elem_id="model-note")
-        classification_form_panel(classifier, examples=read_examples_csv(HERE / "examples" / "examples.csv"))
-    page.state_session_capacity = SESSION_CAPACITY
-    return page
+def build_demo(services: Mapping[str, Service]) -> gr.Blocks:
+    """The Space's page around its model's service."""
+    service = services["gender"]
+    with page(TITLE, DESCRIPTION, services) as demo:
+        gr.Markdown(f"Kept pipeline: **{service.spec.trained_with.get('pipeline', '?')}**.", elem_id="pipeline-note")
+        classification_form_panel(
+            service,
+            examples=read_examples_csv(HERE / "examples" / "examples.csv"),
+            examples_label="Examples (people of the test split)",
+        )
+    return demo
 
 
 if __name__ == "__main__":  # the page at /, and TF Serving's REST API at /v1/models/<model> in the same process
-    serve_space(build_demo(), load_rest_models(HERE / "model"), max_file_size=MAX_UPLOAD, space=HERE.name)
+    serve_space(build_demo, HERE)

@@ -1,0 +1,157 @@
+"""One serving path for every request, from the page or the REST API: a model's `Service` answers instances and
+produces one `Record` per request, which every sink consumes — the Prometheus metrics and the traffic log alike.
+
+The model classes (image, text, tabular classifiers, the regressor) answer one instance with a
+`shared.prediction.Prediction`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared.artifact import SPEC_FILE, ModelSpec
+from shared.errors import ArtifactError, InputError
+from shared.prediction import Prediction
+
+
+class Model(Protocol):
+    """What a Service serves: a spec and an answer per instance."""
+
+    spec: ModelSpec
+    folder: Path
+
+    def predict_one(self, instance: Any) -> Prediction:
+        """Answer one instance (InputError when it cannot be answered as it is)."""
+
+
+@dataclass
+class Record:
+    """One request, as every sink sees it: the model, the endpoint, how it ended, how long it took, the answers."""
+
+    spec: ModelSpec
+    endpoint: str
+    outcome: str  # ok, input_error (the user's), error (ours)
+    latency_s: float
+    predictions: list[Prediction]
+    error: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # links the log's lines of one request
+
+    @property
+    def model(self) -> str:
+        """The model's name."""
+        return self.spec.name
+
+
+Sink = Callable[[Record], None]
+SINKS: list[Sink] = []
+
+
+def add_sink(sink: Sink) -> None:
+    """Let `sink` see every request's record (once; the metrics and the traffic log register themselves)."""
+    if sink not in SINKS:
+        SINKS.append(sink)
+
+
+class Service:
+    """A model answering requests: `answer` is the one call the page and the REST API both make."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        from shared import metrics, traffic  # the two sinks; imported here so that they can import this module
+
+        add_sink(metrics.observe)
+        add_sink(traffic.log_record)
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The served model's self-description."""
+        return self.model.spec
+
+    @property
+    def folder(self) -> Path:
+        """The served model's folder."""
+        return self.model.folder
+
+    def answer(
+        self,
+        endpoint: str,
+        instances: Sequence[Any],
+        decode: Callable[[Any], Any] | None = None,
+        *,
+        name_index: bool = False,
+    ) -> list[Prediction]:
+        """Answer every instance (each decoded first, when `decode` is given) and record the request.
+
+        Raises:
+            InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
+        """
+        start = time.perf_counter()
+        predictions: list[Prediction] = []
+        outcome, error = "error", ""
+        try:
+            for index, instance in enumerate(instances):
+                try:
+                    predictions.append(self.model.predict_one(decode(instance) if decode else instance))
+                except InputError as refusal:
+                    raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
+            outcome = "ok"
+            return predictions
+        except InputError as refusal:
+            outcome, error = "input_error", str(refusal)
+            raise
+        except Exception as failure:
+            error = type(failure).__name__  # the details go to the server log, never to the record
+            raise
+        finally:
+            answered = predictions if outcome == "ok" else []  # a refused request is one record, without answers
+            record = Record(self.spec, endpoint, outcome, time.perf_counter() - start, answered, error)
+            for sink in SINKS:
+                sink(record)
+
+
+def load_model(folder: Path) -> Model:
+    """The model class a model folder's task needs (its spec.json says which), loaded once.
+
+    Raises:
+        ArtifactError: the folder holds no model, or a task no class serves.
+    """
+    spec = ModelSpec.load(folder)
+    if spec.task == "image-classification":
+        from shared.classifier import ImageClassifier
+
+        return ImageClassifier.from_artifact(folder)
+    if spec.task == "text-classification":
+        from shared.text_classifier import TextClassifier
+
+        return TextClassifier.from_artifact(folder)
+    if spec.task == "regression":
+        from shared.regressor import TabularRegressor
+
+        return TabularRegressor.from_artifact(folder)
+    if spec.task == "tabular-classification":
+        from shared.sklearn_classifier import TabularClassifier  # scikit-learn: only Spaces that carry such a model
+
+        return TabularClassifier.from_artifact(folder)
+    raise ArtifactError(f"{folder}: no model class serves task {spec.task}")
+
+
+def load_services(model_dir: Path) -> dict[str, Service]:
+    """A Service per model of a Space's model folder (`model/spec.json`, or `model/<model>/spec.json` each).
+
+    Raises:
+        ArtifactError: no model in the folder, or a task no class serves.
+    """
+    model_dir = Path(model_dir)
+    if (model_dir / SPEC_FILE).is_file():
+        folders = [model_dir]
+    else:
+        folders = sorted(p for p in model_dir.iterdir() if (p / SPEC_FILE).is_file()) if model_dir.is_dir() else []
+    if not folders:
+        raise ArtifactError(f"{model_dir} holds no model (spec.json): run the pipeline (dvc repro) to build it.")
+    services = [Service(load_model(folder)) for folder in folders]
+    return {service.spec.name: service for service in services}
