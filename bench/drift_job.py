@@ -26,7 +26,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from training import drift  # noqa: E402
-from training.models import MODELS  # noqa: E402
+from training.demos import names  # noqa: E402
 from training.params import load_params  # noqa: E402
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="synthetic rows per scenario")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--html", action="store_true", help="also write the HTML reports")
-    parser.add_argument("models", nargs="*", default=list(MODELS))
+    parser.add_argument("models", nargs="*", default=names())
     args = parser.parse_args()
     params = load_params()
     settings = params.drift.model_copy(update={"synthetic_rows": args.rows, "seeds": args.seeds, "html": args.html})

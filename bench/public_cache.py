@@ -9,8 +9,8 @@ there is no network, so this script puts the shared copies where each client loo
 - a Hugging Face cache (`HF_HUB_CACHE`, with `HF_HUB_OFFLINE=1`) holding dair-ai/emotion's three parquet
   files at the pinned revision, built from the shared `train.txt`, `val.txt`, `test.txt`;
 - plain files for the file:// URLs: `mnist.npz`, a `cal_housing.tgz` rebuilt from scikit-learn's cache file,
-  a GitHub-like tarball of the bird photos (`Tugas-Machine-Learning-Operations-992fc76/Birds dataset/...`)
-  and the MobileNetV2 no-top weights.
+  a GitHub-like tarball of the bird photos (`Tugas-Machine-Learning-Operations-992fc76/Birds dataset/...`),
+  the MobileNetV2 no-top weights, and any PyPI wheel rebuilt from its distribution installed here.
 
 Most copies are rebuilt (SOURCES.md), so their bytes differ from the published files: the params edits this
 prints point each URL at its file:// copy and override the checksum of every rebuilt copy with the copy's own
@@ -51,7 +51,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import emotion, housing  # noqa: E402
+from training.demos import emotion, housing  # noqa: E402
 from training.fetch import set_yaml_values  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "datasets"
@@ -152,6 +152,32 @@ def _birds_tarball(shared: Path) -> Callable[[Path], None]:
     return build
 
 
+def _installed_wheel(name: str) -> Callable[[Path], None]:
+    """A PyPI wheel (`<distribution>-<version>-...whl`) rebuilt from the copy installed here: a zip of its files.
+
+    Raises:
+        KeyError: not a wheel, or that distribution is not installed here (no offline copy of it).
+    """
+    import importlib.metadata
+    import zipfile
+
+    if not name.endswith(".whl"):
+        raise KeyError(f"no offline copy of {name}")
+    try:
+        distribution = importlib.metadata.distribution(name.split("-")[0])
+    except importlib.metadata.PackageNotFoundError as error:
+        raise KeyError(f"no offline copy of {name}: its distribution is not installed") from error
+
+    def build(target: Path) -> None:
+        with zipfile.ZipFile(target, "w") as wheel:
+            for file in sorted(distribution.files or [], key=str):
+                path = Path(distribution.locate_file(file))
+                if path.is_file() and "__pycache__" not in file.parts:
+                    wheel.writestr(zipfile.ZipInfo(str(file), date_time=(1980, 1, 1, 0, 0, 0)), path.read_bytes())
+
+    return build
+
+
 def _tar_gz(target: Path, files: dict[str, bytes]) -> None:
     """A .tar.gz of `files` with fixed times and owners, so the same files give the same bytes."""
     with (
@@ -244,7 +270,7 @@ def fill(folder: Path, *, shared: Path = SHARED, params_path: Path = REPO / "par
             last = PurePosixPath(source["url"].split("?")[0]).name
             target = files / (source["to"] if "unpack" not in source else last)
             target.parent.mkdir(parents=True, exist_ok=True)
-            known_urls[last](target)
+            (known_urls.get(last) or _installed_wheel(last))(target)
             edits[(*at, "url")] = target.as_uri()
             if "unpack" not in source:  # an archive keeps its published tree digest: same files, same pin
                 edits[(*at, "sha256")] = _sha256(target)

@@ -4,9 +4,9 @@ repository whose params point at the real files.
 What it measures: the tracked files are copied into a temporary git repository (as in
 ``pipeline_walltime.py``), ``params.yaml`` is changed to ``<model>.data.source: kaggle`` with ``path``
 set to ``--data`` plus any ``--set key=value`` overrides, then ``spacesuite data sample`` and
-``dvc repro <model>-evaluate <model>-parity`` run there. It prints the test-split metrics
-(``metrics/<model>/evaluate.json``), the TFLite parity (``parity.json``) and the wall time of each
-stage. Nothing is written inside the repository (except ``--json`` if asked).
+``dvc repro`` of the model's evaluate and parity stages (``evaluate@<model>``) run there. It prints the
+test-split metrics (``metrics/<model>/evaluate.json``), the TFLite parity (``parity.json``) and the wall time of
+each stage. Nothing is written inside the repository (except ``--json`` if asked).
 
 Goals: digits test accuracy ≥ 98 %, housing test RMSE ≤ 0.55 (units of $100,000), emotion macro-F1 ≥ 0.88
 on dair-ai's test file, gender accuracy ≥ 96 % on a held-out split.
@@ -46,6 +46,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline_walltime import GIT_IDENTITY, REPO, copy_tracked, pipeline_env, run_timed, stage_times
 
+sys.path.insert(0, str(REPO))
+from training.demos import demo, names
+
 
 def set_param(params: dict, dotted: str, raw: str) -> None:
     """Set `a.b.c` in nested `params` to `raw` parsed as YAML (numbers, lists, booleans stay typed)."""
@@ -61,9 +64,9 @@ def read_if_there(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def run(model: str, data: Path | None, overrides: list[str], keep: bool) -> dict[str, Any]:
+def run(model: str, data: Path | None, overrides: list[str], keep: bool, evaluate_only: bool = False) -> dict[str, Any]:
     """Train and score `model` on the files in `data` (None: fetched from the public sources, offline) in a
-    temporary copy; return the figures."""
+    temporary copy (up to evaluate only, without export and TFLite parity, when asked); return the figures."""
     folder = Path(tempfile.mkdtemp(prefix=f"spacesuite-real-{model}-"))
     try:
         copy_tracked(REPO, folder, None)
@@ -79,7 +82,7 @@ def run(model: str, data: Path | None, overrides: list[str], keep: bool) -> dict
             params_file.write_text(set_yaml_values(params_file.read_text(), caches.edits))
             env.update(caches.env)
         params = yaml.safe_load(params_file.read_text())
-        section = model.replace("-", "_")
+        section = demo(model).section
         if data is None:
             params[section]["data"]["source"] = "public"
         else:
@@ -96,8 +99,11 @@ def run(model: str, data: Path | None, overrides: list[str], keep: bool) -> dict
         subprocess.run(["git", *GIT_IDENTITY, "commit", "-q", "-m", "real data"], cwd=folder, check=True)
         start = time.perf_counter()
         try:
-            last = "export" if model == "gender" else "parity"  # scikit-learn: no TFLite to compare
-            total, lines = run_timed(["dvc", "repro", f"{model}-evaluate", f"{model}-{last}"], folder, env, log)
+            stages = [f"evaluate@{model}", f"parity@{model}"]  # Keras; a scikit-learn demo has no TFLite to compare
+            if demo(model).framework == "sklearn":
+                stages = [f"sklearn-evaluate@{model}", f"sklearn-export@{model}"]
+            stages = stages[:1] if evaluate_only else stages
+            total, lines = run_timed(["dvc", "repro", *stages], folder, env, log)
         except subprocess.CalledProcessError:
             print(log.read_text()[-6000:], file=sys.stderr)
             raise
@@ -141,7 +147,7 @@ def print_report(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Parse options, run, print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", choices=["sign-language", "bird-species", "digits", "housing", "emotion", "gender"])
+    parser.add_argument("model", choices=names())
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--data", type=Path, help="folder holding the real files")
     where.add_argument("--public", action="store_true", help="fetch them from the public sources (offline caches)")

@@ -28,16 +28,25 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from shared import traffic  # noqa: E402
-from shared.traffic import Answer, TrafficLog  # noqa: E402
+from shared.artifact import ModelSpec  # noqa: E402
+from shared.prediction import Prediction  # noqa: E402
+from shared.service import Record  # noqa: E402
+from shared.traffic import TrafficLog  # noqa: E402
 
 RECORDS = 20_000
 REQUESTS = 2_000
-ANSWER = Answer(
-    "gender", 1,
-    {"long_hair": 1.0, "forehead_width_cm": 12.1, "forehead_height_cm": 5.9, "nose_wide": 0.0, "nose_long": 1.0,
-     "lips_thin": 0.0, "distance_nose_to_lip_long": 1.0},
-    "Female", 0.987,
+SPEC = ModelSpec.load(REPO / "dist" / "spaces" / "gender" / "model") if (REPO / "dist").is_dir() else None
+PREDICTION = Prediction(
+    confidences={"Female": 0.987, "Male": 0.013},
+    inputs={"long_hair": 1.0, "forehead_width_cm": 12.1, "forehead_height_cm": 5.9, "nose_wide": 0.0,
+            "nose_long": 1.0, "lips_thin": 0.0, "distance_nose_to_lip_long": 1.0},
 )  # fmt: skip
+
+
+def request() -> Record:
+    """One answered REST request of the gender model, as the service records it."""
+    assert SPEC is not None, "run `dvc repro` first: the benchmark reads dist/spaces/gender"
+    return Record(SPEC, "rest", "ok", 0.004, [PREDICTION])
 
 
 def per_record(folder: Path) -> None:
@@ -47,7 +56,7 @@ def per_record(folder: Path) -> None:
         count = RECORDS if not fsync else RECORDS // 10
         start = time.perf_counter()
         for _ in range(count):
-            log.write(log.records("rest", "ok", 0.004, [ANSWER], model="gender"))
+            log.write(log.records(request()))
         elapsed = time.perf_counter() - start
         log.close()
         print(f"  {label:<34} {elapsed / count * 1e6:8.1f} µs")
@@ -60,7 +69,7 @@ def per_record(folder: Path) -> None:
         log = TrafficLog(folder, "bench")
         start = time.perf_counter()
         for _ in range(count):
-            record = log.records("rest", "ok", 0.004, [ANSWER], model="gender")[0]
+            record = log.records(request())[0]
             db.execute("INSERT INTO traffic VALUES (?)", (json.dumps(record),))
         elapsed = time.perf_counter() - start
         db.close()
@@ -72,11 +81,13 @@ def per_request(folder: Path) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from shared.rest import load_rest_models, tf_serving_router
+    from shared.adapters import adapters
+    from shared.service import load_services
+    from shared.tf_serving import tf_serving_router
 
     model_dir = REPO / "dist" / "spaces" / "gender" / "model"
     app = FastAPI()
-    app.include_router(tf_serving_router(load_rest_models(model_dir)))
+    app.include_router(tf_serving_router(adapters(load_services(model_dir))))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -28,43 +28,20 @@ os.environ.setdefault("SPACESUITE_TRAFFIC_DIR", tempfile.mkdtemp(prefix="spacesu
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-TINY_PARAMS = {
-    "sign_language": {
-        "data": {"sample_train_per_class": 12, "sample_test_per_class": 4},
-        "train": {"epochs": 2, "batch_size": 32},
-        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
-    },
-    "bird_species": {
-        "data": {"image_size": 64, "sample_per_class": 10},
-        "model": {"alpha": 0.35, "dense_units": 16},
-        "train": {"epochs": 2, "batch_size": 8, "early_stopping_patience": 0, "reduce_lr_patience": 0},
-        "parity": {"min_agreement": 0.6, "min_agreement_quantized": 0.3},
-    },
-    "digits": {
-        "model": {"hidden_units": [32]},
-        "train": {"epochs": 2, "batch_size": 64},
-        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
-    },
-    "gender": {"data": {"sample_rows": 300}},
-    "emotion": {
-        "data": {"sample_per_class": 40},
-        "text": {"max_tokens": 500, "sequence_length": 24, "stem": True},  # the stemming path, end to end
-        "model": {"embedding_dim": 8, "lstm_units": 8},
-        "train": {"epochs": 2},
-        "bless": {"min_accuracy": 0.0, "min_f1_macro": 0.0},
-        "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
-    },
-    "housing": {
-        "data": {"sample_rows": 300},
-        "model": {"hidden_units": [8]},
-        "train": {"epochs": 3},
-        "parity": {"max_abs_diff_quantized": 0.5},
-    },
-    "drift": {"reference_rows": 400, "synthetic_rows": 400, "seeds": 2, "min_traffic_rows": 100},
-}
-for _section in ("sign_language", "bird_species", "digits", "gender", "emotion", "housing"):
-    # the tests' pipeline learns from the generated sample, whatever the committed params train on
-    TINY_PARAMS[_section].setdefault("data", {})["source"] = "sample"
+DRIFT_TINY = {"reference_rows": 400, "synthetic_rows": 400, "seeds": 2, "min_traffic_rows": 100}
+
+
+def tiny_params() -> dict:
+    """Params overrides for the tests' pipeline: every demo's own tiny params (training/demos/), on the sample."""
+    from training.demos import demos
+
+    params: dict = {"drift": dict(DRIFT_TINY)}
+    for demo in demos():
+        # the tests' pipeline learns from the generated sample, whatever the committed params train on
+        params[demo.section] = deep_update(deep_update({}, demo.tiny), {"data": {"source": "sample"}})
+        # tiny models are checked against their own floor (test_floors.py), not the real thresholds
+        params[demo.section]["bless"] = {"min_accuracy": 0.0, "min_f1_macro": 0.0, "max_rmse": None}
+    return params
 
 
 def run(
@@ -129,7 +106,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return Path(os.environ["SPACESUITE_TEST_REPO"])
     folder = copy_repo(tmp_path_factory.mktemp("repo"))
     params_file = folder / "params.yaml"
-    params = deep_update(yaml.safe_load(params_file.read_text()), TINY_PARAMS)
+    params = deep_update(yaml.safe_load(params_file.read_text()), tiny_params())
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     sample = run(["spacesuite", "data", "sample"], folder)
     assert sample.returncode == 0, sample.stderr

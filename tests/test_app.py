@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from shared.suite import build_suite
-from training.sign_language import LETTERS
+from training.demos.sign_language import LETTERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

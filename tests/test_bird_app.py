@@ -13,7 +13,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from training.birds import SPECIES, render_bird
+from training.demos.bird_species import SPECIES, render_bird
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

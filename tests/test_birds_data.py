@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from shared.errors import DataLayoutError
-from training import birds
+from training.demos import bird_species as birds
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "birds"
 
 
 def test_sample_is_deterministic_in_kaggle_layout(tmp_path: Path) -> None:
-    first = birds.write_sample(tmp_path / "a", per_class=5, seed=2)
-    second = birds.write_sample(tmp_path / "b", per_class=5, seed=2)
+    first = birds.write_sample(tmp_path / "a", birds.BirdData.model_construct(sample_per_class=5), 2)
+    second = birds.write_sample(tmp_path / "b", birds.BirdData.model_construct(sample_per_class=5), 2)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
     assert {p.suffix for p in first} == {".jpg", ".png", ".webp"}
     classes, skipped = birds.list_images(tmp_path / "a")
@@ -23,7 +23,7 @@ def test_sample_is_deterministic_in_kaggle_layout(tmp_path: Path) -> None:
 
 
 def test_every_format_is_read_and_other_files_skipped(tmp_path: Path) -> None:
-    birds.write_sample(tmp_path, per_class=5, seed=0)
+    birds.write_sample(tmp_path, birds.BirdData.model_construct(sample_per_class=5), 0)
     (tmp_path / birds.DATASET_FOLDER / "macaw" / "notes.txt").write_text("not an image")
     pixels, classes, names, files, skipped = birds.read_folder(tmp_path, 64)
     assert pixels.shape == (20, 64, 64, 3) and pixels.dtype == np.uint8
@@ -33,7 +33,7 @@ def test_every_format_is_read_and_other_files_skipped(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_image_is_named(tmp_path: Path) -> None:
-    birds.write_sample(tmp_path, per_class=4, seed=0)
+    birds.write_sample(tmp_path, birds.BirdData.model_construct(sample_per_class=4), 0)
     bad = tmp_path / birds.DATASET_FOLDER / "gray parrot" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff garbage")
     with pytest.raises(DataLayoutError, match=r"gray parrot/broken.jpg: "):

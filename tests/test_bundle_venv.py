@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 import venv
@@ -18,23 +19,39 @@ from shared.artifact import ModelSpec
 pytestmark = pytest.mark.slow
 
 
+def _pip_install(python: Path, requirements: list[str]) -> None:
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *requirements],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> Callable[[str], Path]:
-    """Python of a fresh venv holding only a Space's requirements (one venv per distinct requirements.txt)."""
+    """Python of a fresh venv holding only a Space's requirements (one venv per distinct requirements.txt).
+
+    The requirements every Space shares (Gradio, LiteRT, ...) are installed once into a base venv; each Space's venv
+    is a copy of it plus the Space's own extra lines, so it still holds exactly its requirements.txt.
+    """
+    wanted = {path.parent.name: path.read_text().split() for path in spaces_dir.glob("*/requirements.txt")}
+    common = sorted(set.intersection(*(set(lines) for lines in wanted.values())))
+    base = tmp_path_factory.mktemp("venv-base")
+    venv.create(base, with_pip=True, symlinks=True)
+    _pip_install(base / "bin" / "python", common)
     made: dict[str, Path] = {}
 
     def python_for(name: str) -> Path:
-        requirements = spaces_dir / name / "requirements.txt"
-        key = requirements.read_text()
+        key = " ".join(wanted[name])
         if key not in made:
-            env_dir = tmp_path_factory.mktemp("venv")
-            venv.create(env_dir, with_pip=True)
+            env_dir = tmp_path_factory.mktemp("venv") / "env"
+            shutil.copytree(base, env_dir, symlinks=True)  # a venv finds its packages from its own location
             python = env_dir / "bin" / "python"
-            install = subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
-                capture_output=True, text=True, timeout=900, check=False,
-            )  # fmt: skip
-            assert install.returncode == 0, install.stderr[-3000:]
+            if extra := [line for line in wanted[name] if line not in common]:
+                _pip_install(python, extra)
             tensorflow = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False)
             assert tensorflow.returncode != 0, "the Space runtime must not pull in TensorFlow"
             made[key] = python

@@ -10,12 +10,12 @@ from PIL import Image, ImageDraw
 
 from shared.errors import DataLayoutError, InputError
 from shared.images import dark_background, frame_digit, preprocess_image
-from training import digits
+from training.demos import digits
 
 
 def test_sample_is_deterministic_and_in_keras_layout(tmp_path: Path) -> None:
-    first = digits.write_sample(tmp_path / "a", test_fraction=0.2, seed=1)[0]
-    second = digits.write_sample(tmp_path / "b", test_fraction=0.2, seed=1)[0]
+    first = digits.write_sample(tmp_path / "a", digits.DigitData.model_construct(sample_test_fraction=0.2), 1)[0]
+    second = digits.write_sample(tmp_path / "b", digits.DigitData.model_construct(sample_test_fraction=0.2), 1)[0]
     assert first.read_bytes() == second.read_bytes()
     arrays = digits.read_npz(first)
     assert arrays["x_train"].shape[1:] == (28, 28) and arrays["x_train"].dtype == np.uint8

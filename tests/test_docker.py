@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from shared.traffic import traffic_settings
-from training.models import SPACES
+from training.params import load_params
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
@@ -99,7 +99,7 @@ def test_space_build_arg_selects_the_bundle_that_is_copied() -> None:
     from_index, _ = _one(instructions, "FROM")
     arg_index, arg = _one(instructions, "ARG")
     name, _, default = arg.partition("=")
-    assert name == "SPACE" and default in SPACES
+    assert name == "SPACE" and default in load_params(REPO / "params.yaml").spaces
     assert arg_index > from_index, "an ARG before FROM is not in scope for COPY"
     copies = _all(instructions, "COPY")
     assert copies and all(index > arg_index for index, _ in copies)

@@ -12,9 +12,10 @@ from conftest import running_space, serving
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from shared.rest import load_rest_models, space_app
+from shared.server import space_app
+from shared.service import load_services
 from shared.suite import load_space
-from training.emotion import LABELS
+from training.demos.emotion import LABELS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,7 +33,8 @@ def client(space: Path) -> Iterator[Client]:
 
 @pytest.fixture(scope="module")
 def rest(space: Path) -> Iterator[str]:
-    with serving(space_app(load_space(space), load_rest_models(space / "model"))) as base:
+    services = load_services(space / "model")
+    with serving(space_app(load_space(space, services), services)) as base:
         yield base
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from shared.errors import DataLayoutError
 from shared.text import TextSteps, Vocabulary, check_text, preprocess, tokenize
-from training import emotion
+from training.demos import emotion
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "emotion"
 
@@ -126,9 +126,9 @@ def test_find_layout_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_sample_is_deterministic_balanced_and_reads_back(tmp_path: Path) -> None:
-    first = emotion.write_sample(tmp_path / "a", per_class=40, seed=5)
-    second = emotion.write_sample(tmp_path / "b", per_class=40, seed=5)
-    other = emotion.write_sample(tmp_path / "c", per_class=40, seed=6)
+    first = emotion.write_sample(tmp_path / "a", emotion.EmotionData.model_construct(sample_per_class=40), 5)
+    second = emotion.write_sample(tmp_path / "b", emotion.EmotionData.model_construct(sample_per_class=40), 5)
+    other = emotion.write_sample(tmp_path / "c", emotion.EmotionData.model_construct(sample_per_class=40), 6)
     assert [p.name for p in first] == ["train.txt", "val.txt", "test.txt"]
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
     assert first[0].read_bytes() != other[0].read_bytes()
@@ -142,7 +142,9 @@ def test_sample_is_deterministic_balanced_and_reads_back(tmp_path: Path) -> None
 
 def test_sample_is_learnable_but_not_trivial(tmp_path: Path) -> None:
     """Multinomial naive Bayes on word counts: far above chance (1/6), yet short of perfect."""
-    texts, labels, folds, _ = emotion.read_folder(emotion.write_sample(tmp_path, per_class=200, seed=0)[0].parent)
+    texts, labels, folds, _ = emotion.read_folder(
+        emotion.write_sample(tmp_path, emotion.EmotionData.model_construct(sample_per_class=200), 0)[0].parent
+    )
     steps = TextSteps()
     tokens = [tokenize(text, steps) for text in texts]
     vocabulary = Vocabulary.build([t for t, f in zip(tokens, folds, strict=True) if f == 0])

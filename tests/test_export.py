@@ -11,7 +11,7 @@ from shared.artifact import DataProvenance, ModelSpec
 from shared.classifier import ImageClassifier
 from shared.errors import ArtifactError, InputError
 from shared.predictor import Predictor
-from training import sign_language
+from training.demos import sign_language
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     provenance = DataProvenance(source="sample", description="test", rows={"train": 1})
     export_model(
         network,
-        name="sign-language",
+        demo=sign_language.DEMO,
         version=3,
         provenance=provenance,
         splits={"labels": np.array(sign_language.LETTERS)},
@@ -62,7 +62,7 @@ def test_classifier_answers_and_refuses_flat_images(exported) -> None:
     image = np.random.default_rng(1).integers(0, 256, size=(50, 40, 3), dtype=np.uint8)
     prediction = classifier.classify(image)
     assert set(prediction.confidences) == set(sign_language.LETTERS)
-    assert prediction.model_view.shape == (140, 140)
+    assert prediction.view.shape == (140, 140)
     with pytest.raises(InputError, match="flat color"):
         classifier.classify(np.full((30, 30), 200, dtype=np.uint8))
 

@@ -18,7 +18,8 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 
 from shared.errors import ChecksumError, DataLayoutError, FetchError
-from training import birds, digits, emotion, gender, housing, sign_language
+from training.demos import bird_species as birds
+from training.demos import demo, digits, emotion, gender, housing, names, sign_language
 from training.fetch import fetch_model, folder_sha256, pin_checksums, set_yaml_values, tree_sha256
 from training.sources import Source, origin
 
@@ -38,7 +39,10 @@ def sha(data: bytes) -> str:
 
 
 def fetch(model: str, sources: list[dict], root: Path, **kwargs):
-    return fetch_model(model, SOURCES.validate_python(sources), root=root, console=QUIET, **kwargs)
+    converters = demo(model).converters if model in names() else {}
+    return fetch_model(
+        model, SOURCES.validate_python(sources), root=root, console=QUIET, converters=converters, **kwargs
+    )
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -376,7 +380,7 @@ def offline(tmp_path_factory: pytest.TempPathFactory):
 def test_every_model_fetches_offline_and_its_reader_takes_it(offline, model: str, rows: list[int]) -> None:
     _, params, root = offline
     sources = SOURCES.validate_python(params[model.replace("-", "_")]["data"]["public"])
-    report = fetch_model(model, sources, root=root, console=QUIET)
+    report = fetch_model(model, sources, root=root, console=QUIET, converters=demo(model).converters)
     assert report.unpinned == {} and all(f.sha256 == f.expected for f in report.files)
     folder = root / model
     if model == "sign-language":

@@ -11,15 +11,15 @@ import pytest
 from shared.artifact import DataProvenance, ModelSpec, TabularInput
 from shared.errors import ArtifactError, DataLayoutError, InputError
 from shared.sklearn_classifier import TabularClassifier, load_skops
-from training import gender
+from training.demos import gender
 from training.export import feature_ranges
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "gender" / gender.FILE
 
 
 def test_sample_is_deterministic_and_reads_back(tmp_path: Path) -> None:
-    first = gender.write_sample(tmp_path / "a", rows=80, seed=3)[0]
-    second = gender.write_sample(tmp_path / "b", rows=80, seed=3)[0]
+    first = gender.write_sample(tmp_path / "a", gender.GenderData.model_construct(sample_rows=80), 3)[0]
+    second = gender.write_sample(tmp_path / "b", gender.GenderData.model_construct(sample_rows=80), 3)[0]
     assert first.read_bytes() == second.read_bytes()
     assert first.read_text().splitlines()[0].endswith(",gender")
     features, classes = gender.read_csv(first)
@@ -27,7 +27,7 @@ def test_sample_is_deterministic_and_reads_back(tmp_path: Path) -> None:
 
 
 def test_the_authors_male_column_is_accepted(tmp_path: Path) -> None:
-    kaggle = gender.write_sample(tmp_path, rows=20, seed=0)[0]
+    kaggle = gender.write_sample(tmp_path, gender.GenderData.model_construct(sample_rows=20), 0)[0]
     lines = kaggle.read_text().splitlines()
     author = tmp_path / "author.csv"
     converted = [lines[0].replace(",gender", ",Male")]
@@ -42,7 +42,7 @@ def test_the_authors_male_column_is_accepted(tmp_path: Path) -> None:
     ("column", "value"), [("nose_wide", "2"), ("forehead_width_cm", "wide"), ("gender", "Other"), ("lips_thin", "")]
 )
 def test_a_bad_cell_is_named(tmp_path: Path, column: str, value: str) -> None:
-    path = gender.write_sample(tmp_path, rows=20, seed=0)[0]
+    path = gender.write_sample(tmp_path, gender.GenderData.model_construct(sample_rows=20), 0)[0]
     lines = path.read_text().splitlines()
     cells = lines[4].split(",")
     cells[[*gender.FEATURE_COLUMNS, "gender"].index(column)] = value
@@ -63,8 +63,12 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> TabularClassifier:
     import skops.io as sio
 
     folder = tmp_path_factory.mktemp("gender")
-    features, classes = gender.read_csv(gender.write_sample(folder / "data", rows=200, seed=1)[0])
-    pipeline = gender.build_pipelines(var_smoothing=1e-9, c=1.0, max_iter=200, seed=0)["logistic_regression"]
+    features, classes = gender.read_csv(
+        gender.write_sample(folder / "data", gender.GenderData.model_construct(sample_rows=200), 1)[0]
+    )
+    candidates = {"gaussian_nb": {"var_smoothing": 1e-9}, "logistic_regression": {"c": 1.0, "max_iter": 200}}
+    section = gender.GenderParams.model_construct(candidates=gender.CandidatesParams.model_validate(candidates))
+    pipeline = gender.build_pipelines(section, seed=0)["logistic_regression"]
     pipeline.fit(features, classes)
     sio.dump(pipeline, folder / "model.skops")
     ModelSpec(
@@ -81,12 +85,14 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> TabularClassifier:
 
 def test_classifier_answers_by_list_and_by_name(classifier: TabularClassifier) -> None:
     defaults = [feature.default for feature in classifier.features]
-    answer = classifier.predict_proba(defaults)
+    answer = classifier.predict_one(defaults).confidences
     assert set(answer) == {"Female", "Male"} and sum(answer.values()) == pytest.approx(1.0)
-    by_name = classifier.predict_proba({f.name: v for f, v in zip(classifier.features, defaults, strict=True)})
+    by_name = classifier.predict_one(
+        {f.name: v for f, v in zip(classifier.features, defaults, strict=True)}
+    ).confidences
     assert by_name == answer
     as_checkboxes = [bool(v) if f.kind == "binary" else v for f, v in zip(classifier.features, defaults, strict=True)]
-    assert classifier.predict_proba(as_checkboxes) == answer
+    assert classifier.predict_one(as_checkboxes).confidences == answer
 
 
 @pytest.mark.parametrize(
@@ -103,7 +109,7 @@ def test_bad_values_get_one_sentence(classifier: TabularClassifier, index: int, 
     values: list[object] = [feature.default for feature in classifier.features]
     values[index] = value
     with pytest.raises(InputError, match=message):
-        classifier.predict_proba(values)
+        classifier.predict_one(values)
 
 
 def test_untrusted_types_are_refused(tmp_path: Path) -> None:
@@ -114,6 +120,18 @@ def test_untrusted_types_are_refused(tmp_path: Path) -> None:
     sio.dump(model, tmp_path / "forest.skops")
     with pytest.raises(ArtifactError, match="does not trust"):
         load_skops(tmp_path / "forest.skops")
+    # scikit-learn types skops itself trusts by default, but this app does not: refused all the same
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = Pipeline([("scale", MinMaxScaler()), ("model", KNeighborsClassifier(1))]).fit(np.eye(4), [0, 1, 0, 1])
+    sio.dump(pipeline, tmp_path / "knn.skops")
+    assert not {"sklearn.neighbors._classification.KNeighborsClassifier"} & set(
+        sio.get_untrusted_types(file=tmp_path / "knn.skops")
+    )
+    with pytest.raises(ArtifactError, match=r"KNeighborsClassifier.*MinMaxScaler|MinMaxScaler.*KNeighbors"):
+        load_skops(tmp_path / "knn.skops")
     (tmp_path / "garbage.skops").write_bytes(b"not a zip")
     with pytest.raises(ArtifactError, match="not a readable skops file"):
         load_skops(tmp_path / "garbage.skops")

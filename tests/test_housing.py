@@ -13,14 +13,14 @@ from shared.artifact import DataProvenance
 from shared.errors import DataLayoutError, InputError
 from shared.features import check_features
 from shared.regressor import TabularRegressor
-from training import housing
+from training.demos import housing
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "california-housing"
 
 
 def test_sample_is_deterministic_and_reads_back(tmp_path: Path) -> None:
-    first = housing.write_sample(tmp_path / "a", rows=120, seed=3)[0]
-    second = housing.write_sample(tmp_path / "b", rows=120, seed=3)[0]
+    first = housing.write_sample(tmp_path / "a", housing.HousingData.model_construct(sample_rows=120), 3)[0]
+    second = housing.write_sample(tmp_path / "b", housing.HousingData.model_construct(sample_rows=120), 3)[0]
     assert first.read_bytes() == second.read_bytes()
     features, target, dropped = housing.read_csv(first)
     assert features.shape == (120, 8) and target.shape == (120,) and dropped == 0
@@ -28,7 +28,7 @@ def test_sample_is_deterministic_and_reads_back(tmp_path: Path) -> None:
 
 
 def test_empty_total_bedrooms_rows_are_dropped_and_counted(tmp_path: Path) -> None:
-    path = housing.write_sample(tmp_path, rows=50, seed=0)[0]
+    path = housing.write_sample(tmp_path, housing.HousingData.model_construct(sample_rows=50), 0)[0]
     lines = path.read_text().splitlines()
     cells = lines[5].split(",")
     cells[housing.CSV_COLUMNS.index("total_bedrooms")] = ""
@@ -43,7 +43,7 @@ def test_empty_total_bedrooms_rows_are_dropped_and_counted(tmp_path: Path) -> No
     [("median_income", "abc", "median_income"), ("households", "0", "households"), ("latitude", "nan", "latitude")],
 )
 def test_a_bad_cell_is_named_by_row_and_column(tmp_path: Path, column: str, value: str, fails: str) -> None:
-    path = housing.write_sample(tmp_path, rows=30, seed=0)[0]
+    path = housing.write_sample(tmp_path, housing.HousingData.model_construct(sample_rows=30), 0)[0]
     lines = path.read_text().splitlines()
     cells = lines[7].split(",")
     cells[housing.CSV_COLUMNS.index(column)] = value
@@ -70,12 +70,16 @@ def regressor(tmp_path_factory: pytest.TempPathFactory) -> tuple[TabularRegresso
     from training.export import export_model
 
     keras.utils.set_random_seed(0)
-    features, target, _ = housing.read_csv(housing.write_sample(tmp_path_factory.mktemp("data"), rows=200, seed=1)[0])
+    features, target, _ = housing.read_csv(
+        housing.write_sample(tmp_path_factory.mktemp("data"), housing.HousingData.model_construct(sample_rows=200), 1)[
+            0
+        ]
+    )
     network = housing.build_regressor(features=features, hidden_units=[8], architecture="wide_deep")
     out = tmp_path_factory.mktemp("export")
     export_model(
         network,
-        name="housing",
+        demo=housing.DEMO,
         version=1,
         provenance=DataProvenance(source="sample", description="test"),
         splits={"labels": np.array([]), "x_train": features[:150], "x_val": features[150:], "y_train": target},
@@ -88,9 +92,11 @@ def regressor(tmp_path_factory: pytest.TempPathFactory) -> tuple[TabularRegresso
 def test_litert_regressor_matches_keras(regressor) -> None:
     model, network, features = regressor
     expected = network(features[:5]).numpy().reshape(-1) * housing.TARGET_UNIT
-    got = [model.predict(list(row)) for row in features[:5]]
+    got = [model.display(model.predict_one(list(row)).value) for row in features[:5]]
     assert np.allclose(got, expected, rtol=1e-4, atol=1.0)
-    by_name = model.predict({f.name: float(v) for f, v in zip(model.features, features[0], strict=True)})
+    by_name = model.display(
+        model.predict_one({f.name: float(v) for f, v in zip(model.features, features[0], strict=True)}).value
+    )
     assert by_name == pytest.approx(got[0])
 
 
@@ -119,7 +125,7 @@ def test_bad_form_values_get_one_clear_sentence(regressor, index: int, value: ob
     values: list[object] = [feature.default for feature in model.features]
     values[index] = value
     with pytest.raises(InputError, match=message):
-        model.predict(values)
+        model.predict_one(values)
 
 
 def test_every_problem_is_named_at_once(regressor) -> None:

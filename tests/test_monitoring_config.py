@@ -1,5 +1,6 @@
 """Monitoring config (monitoring/): Prometheus scrapes the Spaces' `/metrics/`, the Grafana dashboard queries only
-metrics the Spaces export, and compose mounts the SavedModels TF Serving's model config names. Parsed, never run."""
+metrics the Spaces export, and TF Serving's model config (generated from the demos' registry) names the SavedModels
+that compose mounts. Parsed, never run."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import yaml
 
 from shared.metrics import METRIC_NAMES, REGISTRY
-from training.models import MODELS
+from training.demos import demos
 from training.paths import DemoPaths
+from training.tfserving import models_config
 
 REPO = Path(__file__).resolve().parents[1]
 MONITORING = REPO / "monitoring"
@@ -20,7 +22,7 @@ DASHBOARDS = MONITORING / "grafana" / "dashboards"
 PROVISIONING = MONITORING / "grafana" / "provisioning"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 METRIC = re.compile(r"spacesuite_[a-z_]+")
-KERAS_MODELS = {name for name, info in MODELS.items() if info.framework == "keras"}
+KERAS_MODELS = {demo.name for demo in demos() if demo.framework == "keras"}
 
 
 def _yaml(path: Path) -> dict:
@@ -71,8 +73,8 @@ def _volumes(service: dict) -> list[tuple[str, str, str]]:
 
 
 def _tf_serving_configs() -> list[dict[str, str]]:
-    """The `config { ... }` entries of monitoring/tfserving/models.config (protobuf text format, string fields)."""
-    text = re.sub(r"#[^\n]*", "", (MONITORING / "tfserving" / "models.config").read_text())
+    """The `config { ... }` entries of the generated models.config (protobuf text format, string fields)."""
+    text = re.sub(r"#[^\n]*", "", models_config())
     assert text.count("{") == text.count("}"), "unbalanced braces in models.config"
     assert re.match(r"\s*model_config_list\s*\{", text), "models.config must be a model_config_list"
     configs = []
@@ -207,30 +209,28 @@ def test_tf_serving_config_serves_exactly_the_keras_models() -> None:
     assert len(names) == len(set(names)), f"a model is listed twice: {names}"
     assert set(names) == KERAS_MODELS
     for config in configs:
-        assert config["base_path"] == f"/models/{config['name']}"
+        assert config["base_path"] == f"/build/{DemoPaths(config['name']).serving(1).parent.relative_to('build')}"
         assert config["model_platform"] == "tensorflow"
 
 
-def test_compose_mounts_each_savedmodel_where_tf_serving_looks() -> None:
+def test_compose_mounts_the_pipeline_outputs_where_tf_serving_looks() -> None:
     tfserving = _compose()["services"]["tfserving"]
     mounts = {target: (source, mode) for source, target, mode in _volumes(tfserving)}
-    for config in _tf_serving_configs():
-        expected = Path("..") / DemoPaths(config["name"]).serving(1).parent
-        assert config["base_path"] in mounts, f"{config['base_path']} is not mounted"
-        source, mode = mounts[config["base_path"]]
-        assert Path(source) == expected and mode == "ro", f"{config['base_path']}: {source}:{mode}"
-    command = " ".join(tfserving["command"]) if isinstance(tfserving["command"], list) else tfserving["command"]
+    assert mounts["/build"] == ("../build", "ro")  # every SavedModel, and the generated models.config
+    command = " ".join(tfserving["command"])
     config_file = re.search(r"--model_config_file=(\S+)", command)
-    assert config_file, "tfserving must read the model config file"
-    assert mounts.get(config_file.group(1), ("", ""))[0] == "./tfserving/models.config"
+    assert config_file and config_file.group(1) == "/build/tfserving/models.config"
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["tfserving"]
+    assert stage["outs"] == ["build/tfserving/models.config"]  # the DVC stage that writes it
+    monitoring = re.search(r"--monitoring_config_file=(\S+)", command)
+    assert monitoring and mounts[monitoring.group(1)] == ("./tfserving/monitoring.config", "ro")
+    assert "prometheus_config" in (MONITORING / "tfserving" / "monitoring.config").read_text()
 
 
-def test_tf_serving_healthcheck_asks_for_a_served_model() -> None:
+def test_tf_serving_healthcheck_asks_for_its_metrics_page() -> None:
     test = _compose()["services"]["tfserving"]["healthcheck"]["test"]
     command = " ".join(test) if isinstance(test, list) else test
-    asked = re.search(r"/v1/models/([a-z-]+)", command)
-    assert asked and asked.group(1) in KERAS_MODELS
-    assert "8501" in command
+    assert "/monitoring/prometheus/metrics" in command and "8501" in command
 
 
 @pytest.mark.parametrize("service", ["prometheus", "grafana", "tfserving"])
@@ -245,13 +245,12 @@ def test_compose_service_image_is_pinned(service: str) -> None:
 
 def test_compose_host_paths_exist_or_are_pipeline_outputs() -> None:
     compose = _compose()
-    pipeline_outputs = {Path("..") / DemoPaths(name).serving(1).parent for name in KERAS_MODELS}
     for name, service in compose["services"].items():
         for source, _, _ in _volumes(service):
             if not source.startswith("."):
                 assert source in (compose.get("volumes") or {}), f"{name}: named volume {source} is not declared"
-            elif source.startswith("../build/"):
-                assert Path(source) in pipeline_outputs, f"{name}: {source} is not a SavedModel folder"
+            elif source == "../build":
+                continue  # the pipeline's outputs
             else:
                 path = (MONITORING / source).resolve()
                 assert path.is_relative_to(REPO) and path.exists(), f"{name}: {source} does not exist"

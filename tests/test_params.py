@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_repo_params_load() -> None:
     params = load_params(REPO / "params.yaml")
     section = params.model("sign-language")
-    assert section.split.train + section.split.val + section.split.test == pytest.approx(1.0)
+    assert section.prepare.train + section.prepare.val + section.prepare.test == pytest.approx(1.0)
     assert section.data.source == "sample"
 
 
@@ -31,18 +31,29 @@ def _write(tmp_path: Path, change) -> Path:
 def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda raw: raw["sign_language"]["train"].update(epocs=3))
     with pytest.raises(ValidationError, match="epocs"):
-        load_params(path)
+        load_params(path).model("sign-language")  # each demo's section is checked by its own schema
+    with pytest.raises(ValidationError, match="epocs"):
+        load_params(path).check_all()
 
 
 def test_split_must_sum_to_one(tmp_path: Path) -> None:
-    path = _write(tmp_path, lambda raw: raw["sign_language"]["split"].update(test=0.3))
+    path = _write(tmp_path, lambda raw: raw["sign_language"]["prepare"].update(test=0.3))
     with pytest.raises(ValidationError, match="sum to 1"):
+        load_params(path).model("sign-language")
+
+
+def test_unknown_model_and_unknown_section(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="unknown model 'base'"):
+        load_params(REPO / "params.yaml").model("base")
+    path = _write(tmp_path, lambda raw: raw.update(penguin={"data": {}}))
+    with pytest.raises(ValidationError, match="no demo called penguin"):
         load_params(path)
 
 
-def test_unknown_model() -> None:
-    with pytest.raises(KeyError, match="no section"):
-        load_params(REPO / "params.yaml").model("base")
+def test_a_typo_in_a_choice_names_the_allowed_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["drift"].update(num_method="wasserstien"))
+    with pytest.raises(ValidationError, match="'wasserstein'"):
+        load_params(path)
 
 
 def test_space_must_name_known_models(tmp_path: Path) -> None:
@@ -65,4 +76,5 @@ def test_every_model_section_loads() -> None:
     for space in params.spaces.values():
         for model in space.models:
             assert params.model(model).export.version >= 1
-    assert params.model("digits").split.keep_file_test
+    assert params.model("digits").prepare.keep_file_test
+    params.check_all()

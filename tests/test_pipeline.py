@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import run
 
 from shared.artifact import ModelSpec
+from training.demos import demo, demos
 
 pytestmark = pytest.mark.slow
 
 
-MODELS = ["sign-language", "bird-species", "digits", "housing", "emotion"]
+MODELS = [demo.name for demo in demos() if demo.framework == "keras"]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -65,7 +67,7 @@ def test_gender_compares_both_candidates_and_logs_them_to_mlflow(tiny_repo: Path
     assert evaluation["selected"] in evaluation["candidates"]
     assert evaluation["test"] == evaluation["candidates"][evaluation["selected"]]["test"]
     for name in evaluation["candidates"]:
-        assert (tiny_repo / "plots" / "gender" / f"confusion_{name}.png").is_file()
+        assert (tiny_repo / "plots" / "gender" / "candidates" / f"{name}.png").is_file()
     with sqlite3.connect(tiny_repo / "build" / "gender" / "mlflow" / "mlflow.db") as db:
         runs = dict(db.execute("SELECT name, status FROM runs"))
         metrics = {row[0] for row in db.execute("SELECT key FROM metrics")}
@@ -83,7 +85,7 @@ def test_sign_language_split_fractions(tiny_repo: Path) -> None:
 
 
 def test_digits_keep_the_files_own_test_set(tiny_repo: Path) -> None:
-    from training.digits import read_npz
+    from training.demos.digits import read_npz
 
     arrays = read_npz(tiny_repo / "data" / "sample" / "digits" / "mnist.npz")
     sizes = json.loads((tiny_repo / "build" / "digits" / "prepare" / "sizes.json").read_text())
@@ -150,7 +152,7 @@ def test_malformed_data_fails_ingest_and_keeps_the_last_dataset(tiny_repo: Path)
     cells[42] = "oops"
     raw.write_text("\n".join([*lines[:3], ",".join(cells), *lines[4:]]) + "\n")
     try:
-        result = run(["dvc", "repro", "sign-language-ingest"], tiny_repo)
+        result = run(["dvc", "repro", "ingest@sign-language"], tiny_repo)
         assert result.returncode != 0
         output = result.stdout + result.stderr
         assert "sign_mnist_test.csv: row 3 (line 4), column 'pixel42'" in output
@@ -179,9 +181,11 @@ def test_an_unblessed_model_is_not_bundled_and_the_last_bundle_stays(tiny_repo: 
     original = params_file.read_text()
     bundle = tiny_repo / "dist" / "spaces" / "emotion"
     before = (bundle / "model" / "model.tflite").read_bytes()
-    params_file.write_text(original.replace("min_f1_macro: 0.0", "min_f1_macro: 0.999"))
+    params = yaml.safe_load(original)
+    params["emotion"]["bless"]["min_f1_macro"] = 0.999
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     try:
-        result = run(["dvc", "repro", "emotion-bundle"], tiny_repo)
+        result = run(["dvc", "repro", "bundle@emotion"], tiny_repo)
         output = result.stdout + result.stderr
         assert result.returncode != 0
         assert "emotion is not blessed (test f1_macro" in output and "Traceback" not in output
@@ -190,5 +194,16 @@ def test_an_unblessed_model_is_not_bundled_and_the_last_bundle_stays(tiny_repo: 
         assert (bundle / "model" / "model.tflite").read_bytes() == before
     finally:
         params_file.write_text(original)
-        restored = run(["dvc", "repro", "emotion-bundle"], tiny_repo)
+        restored = run(["dvc", "repro", "bundle@emotion"], tiny_repo)
         assert restored.returncode == 0, restored.stderr
+
+
+@pytest.mark.parametrize("name", [demo.name for demo in demos()])
+def test_every_tiny_model_learned_more_than_chance(tiny_repo: Path, name: str) -> None:
+    """Each demo's tiny model reaches the floor its module states, well above chance on the sample: a stage that
+    misaligned rows and labels, or a model that learned nothing, fails here."""
+    test = json.loads((tiny_repo / "metrics" / name / "evaluate.json").read_text())["test"]
+    floor = demo(name).floor
+    assert floor, f"training/demos/{demo(name).section}.py states no floor"
+    for metric, minimum in floor.items():
+        assert test[metric] >= minimum, f"{name}: test {metric} {test[metric]:.3f} < its floor {minimum}"

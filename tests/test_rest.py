@@ -14,20 +14,15 @@ import pytest
 from conftest import serving
 from fastapi import FastAPI
 
+from shared.adapters import Adapter, ImageAdapter, TabularAdapter, adapters
 from shared.artifact import ImageInput
 from shared.classifier import ImageClassifier
 from shared.errors import ArtifactError
 from shared.images import preprocess_image
 from shared.regressor import TabularRegressor
-from shared.rest import (
-    MAX_INSTANCES,
-    ImageRestModel,
-    RestModel,
-    TabularRestModel,
-    load_rest_models,
-    space_app,
-    tf_serving_router,
-)
+from shared.server import space_app
+from shared.service import Service, load_services
+from shared.tf_serving import MAX_INSTANCES, tf_serving_router
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,10 +31,11 @@ IMAGE_MODELS["digits"] = "keras-basics/model/digits"
 HOUSING_ROW = [4.416, 26, 4.783, 1.14, 752, 2.507, 36.5, -117.8]  # the first row of the bundled examples.csv
 
 
-class Broken(RestModel):
+class Broken(Adapter):
     """A model with a bug: predicting raises something other than InputError."""
 
-    name, version = "broken", 1
+    def __init__(self) -> None:
+        self.name, self.version = "broken", 1
 
     def predict(self, instances: list) -> list:
         raise RuntimeError("secret internal detail")
@@ -60,8 +56,8 @@ def regressor(spaces_dir: Path) -> TabularRegressor:
 
 @pytest.fixture(scope="module")
 def base(classifiers: dict[str, ImageClassifier], regressor: TabularRegressor) -> Iterator[str]:
-    models: dict[str, RestModel] = {name: ImageRestModel(c) for name, c in classifiers.items()}
-    models["housing"] = TabularRestModel(regressor)
+    models: dict[str, Adapter] = {name: ImageAdapter(Service(c)) for name, c in classifiers.items()}
+    models["housing"] = TabularAdapter(Service(regressor))
     models["broken"] = Broken()
     app = FastAPI()
     app.include_router(tf_serving_router(models))
@@ -179,9 +175,8 @@ def test_housing_by_list_and_by_name_in_model_units(base: str, regressor: Tabula
     assert by_list.status_code == 200, by_list.text
     predictions = by_list.json()["predictions"]
     assert len(predictions) == 2 and all(len(p) == 1 for p in predictions)
-    scale = regressor.spec.target.scale
-    assert predictions[0][0] == pytest.approx(regressor.predict(HOUSING_ROW) / scale, rel=1e-6)
-    assert predictions[1][0] == pytest.approx(regressor.predict(other) / scale, rel=1e-6)
+    assert predictions[0][0] == pytest.approx(regressor.predict_one(HOUSING_ROW).value, rel=1e-6)
+    assert predictions[1][0] == pytest.approx(regressor.predict_one(other).value, rel=1e-6)
 
     by_name = post(
         f"{base}/v1/models/housing:predict", json={"instances": [dict(zip(names, HOUSING_ROW, strict=True))]}
@@ -252,7 +247,7 @@ ERRORS = [
     ("housing:predict", {"instances": [[True, *HOUSING_ROW[1:]]]}, 400, "Instance 0: Median income is missing or"),
     ("housing:predict", {"instances": [{"MedInc": 4.0}]}, 400, "Instance 0: Median house age is missing"),
     ("housing:predict", {"instances": [{"MedInk": 4.0}]}, 400, "Instance 0: Unknown feature MedInk"),
-    ("housing:predict", {"instances": ["4.4"]}, 400, "Instance 0: A row is a list of 8 numbers"),
+    ("housing:predict", {"instances": ["4.4"]}, 400, "Instance 0: A row is a list of 8 values"),
     ("housing:predict", b'{"instances": [[NaN, 26, 4.783, 1.14, 752, 2.507, 36.5, -117.8]]}', 400, "finite number"),
     ("housing:predict", b'{"instances": [[4.4, Infinity, 4.783, 1.14, 752, 2.5, 36.5, -117.8]]}', 400, "finite"),
     ("housing/versions/2:predict", {"instances": [HOUSING_ROW]}, 404, "Servable not found for request: Specific"),
@@ -304,7 +299,7 @@ def test_large_bodies_are_refused_without_being_read(base: str) -> None:
 
 
 def test_a_bug_is_a_logged_500_without_details(base: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="shared.rest"):
+    with caplog.at_level(logging.ERROR, logger="shared.tf_serving"):
         response = post(f"{base}/v1/models/broken:predict", json={"instances": [1]})
     assert response.status_code == 500
     assert "secret" not in response.text and "RuntimeError" not in response.text
@@ -312,14 +307,14 @@ def test_a_bug_is_a_logged_500_without_details(base: str, caplog: pytest.LogCapt
     assert any("secret internal detail" in (record.exc_text or "") for record in caplog.records)
 
 
-def test_load_rest_models_reads_one_or_several_models(spaces_dir: Path, tmp_path: Path) -> None:
-    single = load_rest_models(spaces_dir / "sign-language" / "model")
-    assert list(single) == ["sign-language"] and isinstance(single["sign-language"], ImageRestModel)
-    several = load_rest_models(spaces_dir / "keras-basics" / "model")
+def test_load_services_reads_one_or_several_models(spaces_dir: Path, tmp_path: Path) -> None:
+    single = adapters(load_services(spaces_dir / "sign-language" / "model"))
+    assert list(single) == ["sign-language"] and isinstance(single["sign-language"], ImageAdapter)
+    several = adapters(load_services(spaces_dir / "keras-basics" / "model"))
     assert sorted(several) == ["digits", "housing"]
-    assert isinstance(several["digits"], ImageRestModel) and isinstance(several["housing"], TabularRestModel)
+    assert isinstance(several["digits"], ImageAdapter) and isinstance(several["housing"], TabularAdapter)
     with pytest.raises(ArtifactError, match="holds no model"):
-        load_rest_models(tmp_path)
+        load_services(tmp_path)
 
 
 def test_space_app_serves_the_page_and_the_api(spaces_dir: Path) -> None:
@@ -327,8 +322,9 @@ def test_space_app_serves_the_page_and_the_api(spaces_dir: Path) -> None:
     from shared.ui import SESSION_CAPACITY
 
     bundle = spaces_dir / "sign-language"
-    demo = load_space(bundle)
-    with serving(space_app(demo, load_rest_models(bundle / "model"))) as url:
+    services = load_services(bundle / "model")
+    demo = load_space(bundle, services)
+    with serving(space_app(demo, services)) as url:
         page = httpx.get(url + "/", timeout=30)
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert httpx.get(url + "/config", timeout=30).status_code == 200

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from shared.errors import DataLayoutError
-from training import sign_language
+from training.demos import sign_language
 from training.io import sha256
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sign-language-mnist"
@@ -24,8 +24,16 @@ def sample_csv(tmp_path: Path) -> Path:
 
 
 def test_sample_is_deterministic_and_in_kaggle_layout(tmp_path: Path) -> None:
-    first = sign_language.write_sample(tmp_path / "a", train_per_class=3, test_per_class=2, seed=7)
-    second = sign_language.write_sample(tmp_path / "b", train_per_class=3, test_per_class=2, seed=7)
+    first = sign_language.write_sample(
+        tmp_path / "a",
+        sign_language.SignLanguageData.model_construct(sample_train_per_class=3, sample_test_per_class=2),
+        7,
+    )
+    second = sign_language.write_sample(
+        tmp_path / "b",
+        sign_language.SignLanguageData.model_construct(sample_train_per_class=3, sample_test_per_class=2),
+        7,
+    )
     assert [sha256(p) for p in first] == [sha256(p) for p in second]
     header = first[0].read_text().splitlines()[0].split(",")
     assert header == ["label"] + [f"pixel{i}" for i in range(1, 785)]

@@ -22,8 +22,9 @@ from conftest import free_port, running_space
 from shared import traffic
 from shared.artifact import DataProvenance, ImageInput, ModelSpec
 from shared.errors import InputError
-from shared.metrics import observed
-from shared.traffic import TrafficLog, note_answer, push_interval, read_records, start_hub_push
+from shared.prediction import Prediction
+from shared.service import Record, Service
+from shared.traffic import TrafficLog, push_interval, read_records, start_hub_push
 
 SPEC = ModelSpec(
     name="unit-model",
@@ -45,13 +46,24 @@ def log_dir(tmp_path: Path) -> Iterator[Path]:
     traffic.configure()
 
 
+class Flat:
+    """An in-memory model for the service: a flat image is refused, anything else answered b."""
+
+    spec = SPEC
+    folder = Path()
+
+    def predict_one(self, instance: str) -> Prediction:
+        if instance == "flat":
+            raise InputError("The image is a single flat color.")
+        pixels = np.full((4, 4, 1), 0.25, dtype=np.float32)
+        return Prediction({"a": 0.3, "b": 0.7}, inputs={"brightness": 0.25, "contrast": 0.0}, pixels=pixels)
+
+
 def test_a_request_is_one_record_with_inputs_prediction_and_latency(log_dir: Path) -> None:
-    pixels = np.full((4, 4, 1), 0.25, dtype=np.float32)
-    with observed("unit-model", "predict"):
-        note_answer(SPEC, {"brightness": 0.25, "contrast": 0.0}, confidences={"a": 0.3, "b": 0.7}, pixels=pixels)
-    with pytest.raises(InputError), observed("unit-model", "predict"):
-        raise InputError("The image is a single flat color.")
-    note_answer(SPEC, {"brightness": 1.0}, confidences={"a": 1.0, "b": 0.0})  # outside a request: not logged
+    service = Service(Flat())
+    service.answer("predict", ["photo"])
+    with pytest.raises(InputError):
+        service.answer("predict", ["flat"])
 
     records, unreadable = read_records(log_dir)
     assert unreadable == 0
@@ -68,13 +80,15 @@ def test_a_request_is_one_record_with_inputs_prediction_and_latency(log_dir: Pat
 
 def test_keep_stats_drops_text_and_keep_images_adds_the_model_input(tmp_path: Path) -> None:
     pixels = np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4, 1)
-    answer = traffic.Answer("m", 1, {"text": "hi there", "characters": 8, "known_share": math.nan}, "joy", 0.9, pixels)
-    stats = TrafficLog(tmp_path, "s", keep="stats").records("predict", "ok", 0.01, [answer], model="m")[0]
+    inputs = {"text": "hi there", "characters": 8, "known_share": math.nan}
+    request = Record(SPEC, "predict", "ok", 0.01, [Prediction({"joy": 0.9, "fear": 0.1}, inputs=inputs, pixels=pixels)])
+    stats = TrafficLog(tmp_path, "s", keep="stats").records(request)[0]
     assert "text" not in stats["inputs"] and stats["inputs"]["characters"] == 8
     assert stats["inputs"]["known_share"] is None  # NaN is not JSON: written as null
-    safe = TrafficLog(tmp_path, "s").records("predict", "ok", 0.01, [answer], model="m")[0]
+    assert stats["prediction"] == "joy" and stats["confidence"] == 0.9
+    safe = TrafficLog(tmp_path, "s").records(request)[0]
     assert safe["inputs"]["text"] == "hi there" and "image_png" not in safe["inputs"]
-    images = TrafficLog(tmp_path, "s", keep="images").records("predict", "ok", 0.01, [answer], model="m")[0]
+    images = TrafficLog(tmp_path, "s", keep="images").records(request)[0]
     assert images["inputs"]["image_png"].startswith("iVBOR")  # base64 of the PNG signature
     with pytest.raises(ValueError, match="SPACESUITE_TRAFFIC_KEEP"):
         TrafficLog(tmp_path, "s", keep="raw")  # type: ignore[arg-type]
@@ -114,6 +128,60 @@ def test_the_page_logs_image_statistics_of_what_it_answered(bundle_dir: Path, lo
     assert record["endpoint"] == "predict" and record["outcome"] == "ok" and record["prediction"] == label
     assert set(record["inputs"]) == {"brightness", "contrast"}
     assert 0 < record["inputs"]["brightness"] < 1
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_every_request_is_one_record_that_the_metrics_and_the_log_both_count(spaces_dir: Path, log_dir: Path) -> None:
+    """A burst of page and REST calls, good and bad: the Prometheus counters and the traffic log see the same
+    requests (by endpoint and outcome) and the same answers (by predicted class), since both consume one record."""
+    from collections import Counter
+
+    import httpx
+    from conftest import serving
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from shared.features import read_examples_csv
+    from shared.metrics import REGISTRY
+    from shared.server import space_app
+    from shared.service import load_services
+    from shared.suite import load_space
+
+    def counted() -> tuple[Counter, Counter]:
+        requests, labels = Counter(), Counter()
+        for metric in REGISTRY.collect():
+            for sample in metric.samples:
+                if sample.labels.get("model") != "gender":
+                    continue
+                if sample.name == "spacesuite_requests_total":
+                    requests[(sample.labels["endpoint"], sample.labels["outcome"])] += sample.value
+                elif sample.name == "spacesuite_predictions_total":
+                    labels[sample.labels["label"]] += sample.value
+        return requests, labels
+
+    folder = spaces_dir / "gender"
+    services = load_services(folder / "model")
+    rows = read_examples_csv(folder / "examples" / "examples.csv")
+    requests_before, labels_before = counted()
+    with serving(space_app(load_space(folder, services), services)) as url:
+        client = Client(url, verbose=False)
+        for row in rows[:4]:
+            client.predict(*[bool(v) if i not in (1, 2) else v for i, v in enumerate(row)], api_name="/predict")
+        with pytest.raises(AppError):
+            client.predict(True, 999.0, 6.0, False, False, False, False, api_name="/predict")
+        for body in ({"instances": rows[:3]}, {"instances": [rows[0]]}, {"instances": [[1, 99]]}, {"inputs": "x"}):
+            httpx.post(f"{url}/v1/models/gender:predict", json=body, timeout=30)
+    requests_after, labels_after = counted()
+    lines, _ = read_records(log_dir, "gender")
+    first_line = {line["request"]: line for line in reversed(lines)}  # one request, one or more lines
+    logged_requests = Counter((line["endpoint"], line["outcome"]) for line in first_line.values())
+    logged_labels = Counter(line["prediction"] for line in lines if line["outcome"] == "ok")
+    assert logged_requests == requests_after - requests_before
+    assert logged_labels == labels_after - labels_before
+    assert logged_requests[("predict", "ok")] == len(rows[:4]) >= 2 and logged_requests[("rest", "ok")] == 2
+    assert logged_requests[("predict", "input_error")] == 1 and logged_requests[("rest", "input_error")] == 1
+    assert len(lines) == sum(logged_requests.values()) + len(rows[:3]) - 1  # a request logs a line per instance
 
 
 def _post(url: str, body: bytes) -> int:
