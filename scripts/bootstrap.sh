@@ -2,7 +2,8 @@
 # Set up a fresh machine (Python 3.11 + the package index are all it needs):
 #   .venv       the project with its train, drift and dev extras, pinned by requirements/constraints.txt
 #   .venv-tfjs  the TF.js converter's own environment (tensorflowjs cannot install beside TF 2.21)
-# With --test also: the npm package for the TF.js check (tests/js) and Debian's chromium (screenshot test).
+# With --test also: the npm package for the TF.js check (tests/js), Debian's chromium (screenshot test) and Debian's
+# prometheus (the server and promtool) and prometheus-pushgateway (monitoring tests).
 # Safe to run again: it only installs what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +30,18 @@ if [ "${1:-}" = "--test" ]; then
     echo "bootstrap: npm ci in tests/js"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   if ! command -v chromium >/dev/null; then
     echo "bootstrap: apt-get install chromium"
-    SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
+    || ! command -v prometheus-pushgateway >/dev/null; then
+    echo "bootstrap: apt-get install prometheus prometheus-pushgateway"
+    # without recommends (node-exporter: unused). Where systemd runs, the packages also start their services on
+    # :9090 and :9091; the tests start their own on free ports, with their own storage
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      prometheus prometheus-pushgateway >/dev/null
   fi
 fi
 echo "bootstrap: ready"
