@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DRIFT_TINY, free_port, run, serving
+from prometheus_servers import pushed, pushgateway
 
 from shared.artifact import ModelSpec
 from training.alerts import DISCORD_LIMIT, discord_payload, send_alert
 from training.demos import names
 from training.drift import column_results
+from training.pushgateway import JOB
 from training.synthetic import class_prior, flipped
 
 
@@ -153,16 +155,37 @@ def test_drift_in_real_traffic_alerts_and_fails_the_job(tiny_repo: Path, tmp_pat
         traffic.configure()
 
     quiet_run = ["spacesuite", "drift", "gender", "--traffic", str(logs["like_reference"]), "--out", "q"]
-    quiet = run([*quiet_run, "--metrics", "q/m.json"], tiny_repo)
-    assert quiet.returncode == 0, quiet.stderr
-    assert "| gender | traffic | - | no drift |" in (tiny_repo / "q" / "summary.md").read_text()
+    with pushgateway(tmp_path) as gateway:  # each run pushes its outcome there, for the alert rules
+        quiet = run([*quiet_run, "--metrics", "q/m.json"], tiny_repo, env_extra={"SPACESUITE_PUSHGATEWAY": gateway})
+        assert quiet.returncode == 0, quiet.stderr
+        assert "| gender | traffic | - | no drift |" in (tiny_repo / "q" / "summary.md").read_text()
+        after_quiet = pushed(gateway, JOB)
+        assert after_quiet["spacesuite_drift_last_run_failed"] == 0
+        assert after_quiet["spacesuite_drift_traffic_drifted_models"] == 0
 
-    with webhook() as (hook, received):
-        loud = run(
-            ["spacesuite", "drift", "gender", "--traffic", str(logs["shifted"]), "--out", "l", "--metrics", "l/m.json"],
-            tiny_repo,
-            env_extra={"DISCORD_WEBHOOK_URL": hook},
-        )
+        with webhook() as (hook, received):
+            loud = run(
+                [
+                    "spacesuite",
+                    "drift",
+                    "gender",
+                    "--traffic",
+                    str(logs["shifted"]),
+                    "--out",
+                    "l",
+                    "--metrics",
+                    "l/m.json",
+                ],
+                tiny_repo,
+                env_extra={"DISCORD_WEBHOOK_URL": hook, "SPACESUITE_PUSHGATEWAY": gateway},
+            )
+        after_loud = pushed(gateway, JOB)
+    assert (
+        after_loud["spacesuite_drift_last_run_failed"] == 1
+        and after_loud["spacesuite_drift_traffic_drifted_models"] == 1
+    )
+    success = "spacesuite_drift_last_success_timestamp_seconds"
+    assert after_loud[success] == after_quiet[success]  # the failed run left the last success as it was
     assert loud.returncode == 1, loud.stdout + loud.stderr
     assert "drift in live traffic" in loud.stderr and hook not in loud.stderr + loud.stdout
     assert len(received) == 1 and "gender: forehead_width_cm" in received[0]["content"]

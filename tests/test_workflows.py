@@ -487,7 +487,10 @@ def test_drift_is_scheduled_and_always_uploads_its_report() -> None:
     assert "--local-dir traffic" in download_step["run"]
     command = "spacesuite drift --traffic traffic --out drift-report --metrics drift-report/metrics.json"
     assert command in drift_step["run"]
-    assert drift_step["env"] == {"DISCORD_WEBHOOK_URL": "${{ secrets.DISCORD_WEBHOOK_URL }}"}
+    assert drift_step["env"] == {
+        "DISCORD_WEBHOOK_URL": "${{ secrets.DISCORD_WEBHOOK_URL }}",
+        "SPACESUITE_PUSHGATEWAY": "${{ vars.SPACESUITE_PUSHGATEWAY }}",  # not a secret: an address
+    }
     assert "continue-on-error" not in drift_step and "if" not in drift_step  # drift (exit 1) fails the run
     assert summary_step["if"] == "always()"
     assert upload_step["if"] == "always()"

@@ -239,34 +239,39 @@ def drift(
 ) -> None:
     """Drift job: SDV synthetic traffic with injected shifts, Evidently reports, and (with --traffic) real traffic.
 
-    Exit status 1 when real traffic has drifted, after an alert to DISCORD_WEBHOOK_URL (or the log).
+    Exit status 1 when real traffic has drifted, after an alert to DISCORD_WEBHOOK_URL (or the log). With
+    SPACESUITE_PUSHGATEWAY set, the run's outcome is pushed there at the end, whatever it was (the alert rules
+    in monitoring/alerts.yml watch it).
     """
     from training import drift as job
     from training.alerts import send_alert
+    from training.pushgateway import reported
 
-    chosen = [demo(model).name for model in models] if models else load_params().models()
-    if traffic is not None and not traffic.is_dir():
-        raise FileNotFoundError(f"no traffic folder {traffic}")
-    params = load_params()
-    out = out or job.DRIFT_DIR
-    verdicts, figures = job.run(
-        chosen,
-        params.drift,
-        seed=params.base.seed,
-        out=out,
-        metrics_path=metrics or job.DRIFT_METRICS,
-        traffic=traffic,
-        progress=err.print,
-    )
-    overall = figures["all"]
-    err.print(
-        f"detection rate {overall['detection_rate']:.0%}, false alarms {overall['false_alarm_rate']:.0%}; "
-        f"summary: {out / 'summary.md'}"
-    )
-    if any(v.drift for v in verdicts if v.scenario == job.TRAFFIC):
-        send_alert(job.alert_text(verdicts, out))
-        err.print("[bold red]drift in live traffic[/] (alert sent; see the summary)")
-        raise typer.Exit(1)
+    with reported() as outcome:
+        chosen = [demo(model).name for model in models] if models else load_params().models()
+        if traffic is not None and not traffic.is_dir():
+            raise FileNotFoundError(f"no traffic folder {traffic}")
+        params = load_params()
+        out = out or job.DRIFT_DIR
+        verdicts, figures = job.run(
+            chosen,
+            params.drift,
+            seed=params.base.seed,
+            out=out,
+            metrics_path=metrics or job.DRIFT_METRICS,
+            traffic=traffic,
+            progress=err.print,
+        )
+        overall = figures["all"]
+        err.print(
+            f"detection rate {overall['detection_rate']:.0%}, false alarms {overall['false_alarm_rate']:.0%}; "
+            f"summary: {out / 'summary.md'}"
+        )
+        outcome.drifted_models = sum(1 for v in verdicts if v.scenario == job.TRAFFIC and v.drift)
+        if outcome.drifted_models:
+            send_alert(job.alert_text(verdicts, out))
+            err.print("[bold red]drift in live traffic[/] (alert sent; see the summary)")
+            raise typer.Exit(1)
 
 
 @app.command()
