@@ -1,6 +1,7 @@
-"""Monitoring config (monitoring/): Prometheus scrapes the Spaces' `/metrics/`, the Grafana dashboard queries only
-metrics the Spaces export, and TF Serving's model config (generated from the demos' registry) names the SavedModels
-that compose mounts. Parsed, never run."""
+"""Monitoring config (monitoring/): Prometheus scrapes the Spaces' `/metrics/`, TF Serving's own metrics and the
+Pushgateway, the Grafana dashboard and the alert rules query only metrics that one of them exports, and TF Serving's
+model config (generated from the demos' registry) names the SavedModels that compose mounts. Parsed, and checked by
+Debian's `promtool` (config, rules, and the rules' unit tests); tests/test_prometheus.py runs them for real."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_servers import promtool
+from tfserving_standin import METRIC_NAMES as TF_SERVING_METRICS
+from tfserving_standin import PATH as TF_SERVING_METRICS_PATH
+from tfserving_standin import TFServingMetrics
 
 from shared.metrics import METRIC_NAMES, REGISTRY
 from training.demos import demos
 from training.paths import DemoPaths
+from training.pushgateway import METRIC_NAMES as DRIFT_METRICS
 from training.tfserving import models_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +28,12 @@ DASHBOARDS = MONITORING / "grafana" / "dashboards"
 PROVISIONING = MONITORING / "grafana" / "provisioning"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 METRIC = re.compile(r"spacesuite_[a-z_]+")
+TF_SERVING_METRIC = re.compile(r":tensorflow:serving:[a-z_]+")
+# a name a rule reads or records: the Spaces' and the drift job's (spacesuite_...), TF Serving's, recorded signals
+RULE_NAME = re.compile(
+    r"(?<![\w:])((?:spacesuite|tfserving)[a-z_]*:[a-z0-9_:]+|spacesuite_[a-z_]+|:tensorflow:serving:[a-z_]+)"
+)
+ALERT_EXPR = re.compile(r"^(?:.+?\s*(?:==|!=|>=|<=|>|<)\s*[-+0-9.eE]+|absent\(.+\))$")
 KERAS_MODELS = {demo.name for demo in demos() if demo.framework == "keras"}
 
 
@@ -72,6 +84,17 @@ def _volumes(service: dict) -> list[tuple[str, str, str]]:
     return parsed
 
 
+def _tf_serving_series() -> set[str]:
+    """Every series name of TF Serving the queries may read (its histogram as _bucket, _sum and _count)."""
+    return {":tensorflow:serving:request_count"} | {
+        ":tensorflow:serving:request_latency" + suffix for suffix in HISTOGRAM_SUFFIXES
+    }
+
+
+def _rules() -> list[dict]:
+    return [rule for group in _yaml(MONITORING / "alerts.yml")["groups"] for rule in group["rules"]]
+
+
 def _tf_serving_configs() -> list[dict[str, str]]:
     """The `config { ... }` entries of the generated models.config (protobuf text format, string fields)."""
     text = re.sub(r"#[^\n]*", "", models_config())
@@ -84,17 +107,106 @@ def _tf_serving_configs() -> list[dict[str, str]]:
     return configs
 
 
+def _jobs() -> dict[str, dict]:
+    return {job["job_name"]: job for job in _yaml(MONITORING / "prometheus.yml")["scrape_configs"]}
+
+
+def _targets_of(job: dict) -> set[str]:
+    return {target for group in job["static_configs"] for target in group["targets"]}
+
+
 def test_prometheus_scrapes_the_spaces_metrics_path() -> None:
     config = _yaml(MONITORING / "prometheus.yml")
     assert config["global"]["scrape_interval"] == "15s"
-    jobs = config["scrape_configs"]
-    assert jobs, "no scrape_configs"
-    for job in jobs:
+    jobs = _jobs()
+    assert set(jobs) == {"spacesuite", "tfserving", "pushgateway"}
+    spaces = [job for name, job in jobs.items() if name.startswith("spacesuite")]
+    for job in spaces:
         assert job["metrics_path"].endswith("/metrics/"), f"{job['job_name']}: /metrics redirects, scrape /metrics/"
-    targets = {target for job in jobs for group in job["static_configs"] for target in group["targets"]}
-    assert "host.docker.internal:7860" in targets
+    assert "host.docker.internal:7860" in _targets_of(jobs["spacesuite"])
     text = (MONITORING / "prometheus.yml").read_text()
     assert ".hf.space" in text and "scheme: https" in text, "say how to scrape a Space on the Hub"
+
+
+def test_prometheus_scrapes_tf_serving_where_its_monitoring_config_puts_the_metrics() -> None:
+    job = _jobs()["tfserving"]
+    monitoring = (MONITORING / "tfserving" / "monitoring.config").read_text()
+    path = re.search(r'path:\s*"([^"]+)"', monitoring)
+    assert re.search(r"enable:\s*true", monitoring) and path
+    assert job["metrics_path"] == path.group(1) == TF_SERVING_METRICS_PATH  # the stand-in serves the same path
+    tfserving = _compose()["services"]["tfserving"]
+    published = {port.rsplit(":", 2)[-1] for port in tfserving["ports"]}
+    assert _targets_of(job) == {f"tfserving:{port}" for port in published} == {"tfserving:8501"}  # the REST port
+
+
+def test_prometheus_scrapes_the_pushgateway_keeping_the_pushed_job() -> None:
+    job = _jobs()["pushgateway"]
+    assert job["honor_labels"] is True  # else every pushed series gets job="pushgateway"
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    service = _compose()["services"]["pushgateway"]
+    assert _targets_of(job) == {"pushgateway:9091"} and "127.0.0.1:9091:9091" in service["ports"]
+    persistence = next(arg for arg in service["command"] if arg.startswith("--persistence.file="))
+    folder = persistence.split("=", 1)[1].rsplit("/", 1)[0]
+    assert folder in {target for _, target, _ in _volumes(service)}, "persist to a volume, or a restart forgets"
+
+
+def test_prometheus_loads_the_rules_compose_mounts_beside_its_config() -> None:
+    config = _yaml(MONITORING / "prometheus.yml")
+    assert config["rule_files"] == ["alerts.yml"]
+    mounts = {target: source for source, target, _ in _volumes(_compose()["services"]["prometheus"])}
+    config_dir = next(target for target, source in mounts.items() if source == "./prometheus.yml").rsplit("/", 1)[0]
+    assert mounts[f"{config_dir}/alerts.yml"] == "./alerts.yml"  # rule_files resolve beside the config file
+
+
+def test_promtool_passes_the_config_and_its_rules() -> None:
+    result = promtool("check", "config", MONITORING / "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 1 rule files found" in result.stdout + result.stderr
+    rules = promtool("check", "rules", MONITORING / "alerts.yml")
+    assert rules.returncode == 0, rules.stdout + rules.stderr
+
+
+def test_promtool_unit_tests_of_the_alerts_pass() -> None:
+    result = promtool("test", "rules", MONITORING / "alerts.test.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    tested = set(re.findall(r"alertname: (\w+)", (MONITORING / "alerts.test.yml").read_text()))
+    assert tested == {rule["alert"] for rule in _rules() if "alert" in rule}, "every alert needs a unit test"
+
+
+def test_every_alert_is_a_signal_against_a_threshold_and_says_what_to_do() -> None:
+    alerts = [rule for rule in _rules() if "alert" in rule]
+    assert {"SpacesuiteErrorRate", "SpacesuiteLatencyP99", "SpacesuiteNoTraffic", "SpacesuiteDriftJobFailed"} <= {
+        rule["alert"] for rule in alerts
+    }
+    assert {"TFServingErrorRate", "TFServingLatencyP99", "TFServingNoTraffic"} <= {rule["alert"] for rule in alerts}
+    for rule in alerts:
+        assert ALERT_EXPR.match(rule["expr"].strip()), f"{rule['alert']}: `<signal> <comparison> <number>`"
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, rule["alert"]
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
+
+
+def test_every_rule_reads_only_exported_or_recorded_series() -> None:
+    recorded = {rule["record"] for rule in _rules() if "record" in rule}
+    known = _exported_series() | _tf_serving_series() | set(DRIFT_METRICS) | recorded
+    for rule in _rules():
+        names = set(RULE_NAME.findall(rule["expr"]))
+        assert names or rule["expr"].strip() == "up == 0", f"{rule}: reads no known series"
+        assert names <= known, f"{rule.get('alert') or rule['record']}: {sorted(names - known)} is exported by nobody"
+        if "record" in rule:
+            assert rule["record"].count(":") == 2, f"{rule['record']}: name it level:metric:operations"
+
+
+def test_the_tf_serving_stand_in_writes_the_series_the_queries_read() -> None:
+    stand_in = TFServingMetrics()
+    stand_in.record("emotion", "OK", 850.0)
+    stand_in.record("emotion", "INVALID_ARGUMENT", 0.0)
+    page = stand_in.page()
+    assert page.startswith(f"# TYPE {TF_SERVING_METRICS[0]} counter\n")
+    bucket = ':tensorflow:serving:request_latency_bucket{model_name="emotion",API="predict",entrypoint="REST",le='
+    assert f'{bucket}"612.22"}} 0' in page and f'{bucket}"1102"}} 1' in page  # absl's %g, values below the limit
+    series = {line.split("{")[0] for line in page.splitlines() if not line.startswith("#")}
+    assert series == _tf_serving_series()
+    assert 'status="INVALID_ARGUMENT"} 1' in page and page.count("le=") == 34  # 33 limits, then +Inf
 
 
 def test_prometheus_container_gets_its_config_and_reaches_the_host() -> None:
@@ -141,15 +253,23 @@ def test_every_query_names_only_exported_metrics() -> None:
     queries = [(title, target["expr"]) for title, target in _targets(dashboard)]
     queries += [("variable", query) for query in _template_queries(dashboard)]
     for title, expr in queries:
-        names = set(METRIC.findall(expr))
-        assert names, f"{title}: {expr!r} names no spacesuite metric"
-        assert names <= exported, f"{title}: {sorted(names - exported)} not exported by the Spaces"
+        names = set(METRIC.findall(expr)) | set(TF_SERVING_METRIC.findall(expr))
+        assert names, f"{title}: {expr!r} names no spacesuite or TF Serving metric"
+        assert names <= exported | _tf_serving_series(), f"{title}: {sorted(names - exported)} exported by nobody"
         assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), f"{title}: {expr!r}"
 
 
 def test_every_panel_query_follows_the_model_variable() -> None:
     for title, target in _targets(_dashboard()):
-        assert 'model=~"$model"' in target["expr"], f"{title}: {target['expr']!r} ignores the model variable"
+        label = "model_name" if TF_SERVING_METRIC.search(target["expr"]) else "model"  # TF Serving's label
+        assert f'{label}=~"$model"' in target["expr"], f"{title}: {target['expr']!r} ignores the model variable"
+
+
+def test_the_dashboard_shows_tf_serving_counts_and_latency() -> None:
+    queries = " ".join(target["expr"] for _, target in _targets(_dashboard()))
+    assert ":tensorflow:serving:request_count" in queries
+    assert "histogram_quantile(0.99" in queries and ":tensorflow:serving:request_latency_bucket" in queries
+    assert "/ 1e6" in queries  # TF Serving measures microseconds; the panels show seconds
 
 
 def test_every_exported_metric_is_on_the_dashboard() -> None:
@@ -233,7 +353,7 @@ def test_tf_serving_healthcheck_asks_for_its_metrics_page() -> None:
     assert "/monitoring/prometheus/metrics" in command and "8501" in command
 
 
-@pytest.mark.parametrize("service", ["prometheus", "grafana", "tfserving"])
+@pytest.mark.parametrize("service", ["prometheus", "grafana", "tfserving", "pushgateway"])
 def test_compose_service_image_is_pinned(service: str) -> None:
     services = _compose()["services"]
     assert service in services
