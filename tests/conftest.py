@@ -111,7 +111,7 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sample = run(["spacesuite", "data", "sample"], folder)
     assert sample.returncode == 0, sample.stderr
     git_commit_all(folder, "tiny params")
-    repro = run(["dvc", "repro"], folder, timeout=900)
+    repro = run(["dvc", "repro"], folder, timeout=2400)  # ~10 min on 2 idle cores
     assert repro.returncode == 0, f"dvc repro failed:\n{repro.stdout[-4000:]}\n{repro.stderr[-4000:]}"
     (folder / "repro.log").write_text(repro.stdout + repro.stderr)
     return folder
