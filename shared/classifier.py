@@ -11,7 +11,7 @@ from shared.artifact import ImageInput, ModelSpec
 from shared.descriptors import image_descriptors
 from shared.errors import ArtifactError, InputError
 from shared.images import ImageSource, preprocess_image
-from shared.prediction import Prediction
+from shared.prediction import Prediction, Prepared
 from shared.predictor import Predictor
 
 PREVIEW_SIDE = 140  # small model inputs are shown enlarged to about this many pixels
@@ -47,31 +47,56 @@ class ImageClassifier:
         """The model folder (spec.json, the model file, its card's picture)."""
         return self.predictor.model_path.parent
 
+    def prepare(self, instance: ImageSource | ModelInput) -> Prepared:
+        """An image file (path, bytes, PIL image, array) decoded and preprocessed, or pixels already shaped like the
+        model input, as a batch of one.
+
+        Raises:
+            InputError: the image cannot be read, or is blank/too small/too large.
+        """
+        if isinstance(instance, ModelInput):
+            return Prepared(instance.pixels[np.newaxis])
+        spec_input = self.spec.input
+        assert isinstance(spec_input, ImageInput)  # checked in __init__
+        size, channels, framing = spec_input.size, spec_input.channels, spec_input.framing
+        inputs, notes = preprocess_image(instance, size, channels=channels, framing=framing)
+        if float(inputs.std()) < 1e-3:
+            raise InputError("The image is a single flat color: there is nothing to recognise.")
+        return Prepared(inputs, notes)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of model inputs."""
+        return self.predictor.predict(batch)
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> Prediction:
+        """The prediction for one prepared image and its row of probabilities."""
+        pixels = prepared.inputs[0]
+        return Prediction(
+            confidences=self.predictor.confidences(output),
+            inputs=image_descriptors(pixels),
+            pixels=pixels,
+            output=output,
+            notes=list(prepared.notes),
+        )
+
     def classify(self, source: ImageSource) -> Prediction:
         """Classify one image (path, bytes, PIL image or array): probabilities, what the model saw, notes.
 
         Raises:
             InputError: the image cannot be read or is blank/too small/too large.
         """
-        spec_input = self.spec.input
-        assert isinstance(spec_input, ImageInput)  # checked in __init__
-        inputs, decoded = preprocess_image(
-            source, spec_input.size, channels=spec_input.channels, framing=spec_input.framing
-        )
-        if float(inputs.std()) < 1e-3:
-            raise InputError("The image is a single flat color: there is nothing to recognise.")
-        prediction = self.classify_pixels(inputs[0])
-        pixels = (inputs[0] * 255).round().astype(np.uint8)
+        prepared = self.prepare(source)
+        prediction = self.finish(prepared, self.run(prepared.inputs)[0])
+        pixels = (prediction.pixels * 255).round().astype(np.uint8)  # type: ignore[operator]
         pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
         scale = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
         prediction.view = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
-        prediction.notes = list(decoded.notes)
         return prediction
 
     def classify_pixels(self, pixels: np.ndarray) -> Prediction:
         """The prediction for one model input (H, W, C) in [0, 1], already preprocessed."""
-        confidences = self.predictor.confidences(self.predictor.predict(pixels[np.newaxis])[0])
-        return Prediction(confidences=confidences, inputs=image_descriptors(pixels), pixels=pixels)
+        prepared = self.prepare(ModelInput(pixels))
+        return self.finish(prepared, self.run(prepared.inputs)[0])
 
     def predict_one(self, instance: ImageSource | ModelInput) -> Prediction:
         """Answer one image file (path, bytes, PIL image, array), or pixels shaped like the model input."""

@@ -11,6 +11,10 @@ class InputError(SpacesuiteError, ValueError):
     """A request a user sent cannot be answered as it is (wrong image, bad number, empty text)."""
 
 
+class NeedsWorkerThread(SpacesuiteError):
+    """Work found too big to run on the event loop (a large image to decode): the caller redoes it in a thread."""
+
+
 class ArtifactError(SpacesuiteError):
     """A model folder is missing a file or describes itself in a way this code cannot read."""
 

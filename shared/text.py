@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+import shared.limits as limits
 from shared.artifact import TextSteps
 from shared.errors import ArtifactError, InputError
 
 __all__ = ["TextSteps", "Vocabulary", "check_text", "preprocess", "tokenize"]  # TextSteps lives in the spec
 
-MAX_CHARS = 5000
+MAX_CHARS = limits.MAX_TEXT_CHARS
 PADDING = ""
 OOV = "[UNK]"
 # Exactly what Keras's `lower_and_strip_punctuation` removes: r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'.
@@ -57,8 +58,9 @@ def check_text(text: object) -> str:
     whitespace (tabs, newlines, no-break spaces) replaced by a plain space.
 
     Raises:
-        InputError: no text, not a string, empty or only whitespace/invisible characters, or longer than
-            `MAX_CHARS` characters (one sentence saying which).
+        InputError: no text, not a string, not valid Unicode (a lone surrogate), empty or only whitespace/invisible
+            characters, or longer than `MAX_CHARS` characters as typed or twice that once normalized (one sentence
+            saying which).
     """
     if text is None:
         raise InputError("No text was given: type or paste a sentence first.")
@@ -66,7 +68,17 @@ def check_text(text: object) -> str:
         raise InputError(f"The input must be text, not {type(text).__name__}.")
     if len(text) > MAX_CHARS:
         raise InputError(f"The text is too long ({len(text):,} characters): at most {MAX_CHARS:,} characters.")
+    try:
+        text.encode("utf-8")  # at most 4 bytes a character: MAX_CHARS bounds the bytes too
+    except UnicodeEncodeError as error:
+        raise InputError(
+            f"The text is not valid Unicode: it holds a lone surrogate ({text[error.start]!a}) at character "
+            f"{error.start}."
+        ) from None
     cleaned = unicodedata.normalize("NFKC", text)
+    if len(cleaned) > limits.MAX_NORMALIZED_CHARS:  # a few characters (ligatures, ﷺ) expand to many
+        limit = limits.MAX_NORMALIZED_CHARS
+        raise InputError(f"The text is too long once normalized ({len(cleaned):,} characters): at most {limit:,}.")
     if not cleaned.isprintable():  # str.isprintable is False for categories C* and Z* other than " "
         cleaned = "".join(
             " " if char.isspace() or unicodedata.category(char).startswith("C") else char for char in cleaned

@@ -65,8 +65,17 @@ def test_control_characters_and_odd_spaces_become_plain_spaces() -> None:
     assert check_text("tab\there\u2028line\u2029para") == "tab here line para"
     assert check_text("no\u00a0break\u3000ideographic") == "no break ideographic"  # NFKC makes them " "
     assert check_text("zero\u200bwidth\ufeffbom") == "zero width bom"  # format characters (Cf)
-    assert check_text("lone \ud800 surrogate") == "lone   surrogate"
     assert check_text("private \ue000 use") == "private   use"
+
+
+def test_a_lone_surrogate_is_refused_in_one_sentence() -> None:
+    with pytest.raises(InputError, match="lone surrogate"):  # not valid Unicode: it could not even be logged
+        check_text("lone \ud800 surrogate")
+
+
+def test_text_that_normalizing_lengthens_too_much_is_refused() -> None:
+    with pytest.raises(InputError, match="once normalized"):
+        check_text("\ufdfa" * 1_000)  # NFKC turns each into 18 characters
 
 
 def test_nfkc_folds_compatibility_characters() -> None:
