@@ -8,7 +8,13 @@ image statistics, never raw pixels unless asked) with the prediction and its con
 Durability: each record is one `write` to a file opened with O_APPEND, made before the answer leaves the app, so a
 crash or `kill -9` cannot lose an answered request (the kernel holds the bytes; `SPACESUITE_TRAFFIC_FSYNC=1` also
 survives a power cut, at a cost `bench/traffic_log.py` measures). One file per process, never rewritten: the
-append-only layout `huggingface_hub.CommitScheduler` expects.
+append-only layout `huggingface_hub.CommitScheduler` expects; beyond `limits.LOG_ROTATE_BYTES` the process starts
+its next file.
+
+A failing disk never fails a request: after a failed or short write (disk full, read-only folder) one warning is
+logged, the records are dropped (and counted) for `limits.LOG_RETRY_S`, and when writing works again the next
+record starts on a line of its own, so a torn line never swallows it. Records are ASCII JSON: no terminal escape,
+line separator or newline in a request can reach the file as such.
 
 Settings (environment):
 - `SPACESUITE_TRAFFIC_DIR`: where the files go (default `traffic/` in the working directory); `off` disables.
@@ -29,12 +35,15 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+import shared.limits as limits
 
 if TYPE_CHECKING:
     from shared.service import Record
@@ -72,24 +81,51 @@ def _finite(value: Any) -> Any:
 class TrafficLog:
     """An append-only JSON-lines file for this process; thread-safe, one `write` per record."""
 
-    def __init__(self, folder: Path, space: str, *, keep: Keep = "safe", fsync: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        space: str,
+        *,
+        keep: Keep = "safe",
+        fsync: bool = False,
+        rotate_bytes: int = limits.LOG_ROTATE_BYTES,
+    ) -> None:
         if keep not in KEEP_CHOICES:
             raise ValueError(f"SPACESUITE_TRAFFIC_KEEP must be one of {', '.join(KEEP_CHOICES)}, not {keep!r}")
         self.folder = Path(folder)
         self.space = space
         self.keep = keep
         self.fsync = fsync
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = f"{_safe_name(space)}-{stamp}-{_safe_name(socket.gethostname())}-{os.getpid()}.jsonl"
-        self.path = self.folder / name
+        self.rotate_bytes = rotate_bytes
+        self.files = 0  # files this log started (one more per rotation)
+        self.path = self._next_path()
+        self.lost = 0  # records dropped because the disk failed
         self._fd: int | None = None
+        self._size = 0
+        self._suspect = False  # a write failed: the file may end in a torn line
+        self._failing_since: float | None = None
+        self._retry_at = 0.0
         self._lock = threading.Lock()
+
+    def _next_path(self) -> Path:
+        self.files += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        part = f"-{self.files}" if self.files > 1 else ""
+        host = _safe_name(socket.gethostname())
+        return self.folder / f"{_safe_name(self.space)}-{stamp}-{host}-{os.getpid()}{part}.jsonl"
 
     def _open(self) -> int:
         if self._fd is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # read and write: after a failed write, `_torn` reads the last byte back
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            self._size = os.fstat(self._fd).st_size
         return self._fd
+
+    def _torn(self, fd: int) -> bool:
+        """Whether the file ends in the middle of a line (after a failed or short write)."""
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
     def records(self, request: Record) -> list[dict[str, Any]]:
         """The lines of one request: one per answered instance, or one without inputs for a refusal."""
@@ -117,23 +153,61 @@ class TrafficLog:
                 "batch": len(request.predictions),
                 "inputs": inputs,
                 "prediction": _finite(prediction.answer),
-                "confidence": prediction.confidence,
+                "confidence": _finite(prediction.confidence),
             }
             rows.append(row)
         return rows
 
-    def write(self, records: list[dict[str, Any]]) -> None:
-        """Append records (one line each) in a single write; fsync when asked."""
-        data = "".join(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n" for record in records)
-        payload = data.encode("utf-8")
+    def write(self, records: list[dict[str, Any]]) -> bool:
+        """Append records (one line each, ASCII JSON) in a single write; fsync when asked. Returns whether they were
+        written: a failing disk is warned about once, and its records are dropped and counted in `lost`."""
+        payload = "".join(json.dumps(record, ensure_ascii=True, allow_nan=False) + "\n" for record in records)
+        data = payload.encode("ascii")
         with self._lock:
-            fd = self._open()
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if self.fsync:
-                os.fsync(fd)
+            if self._failing_since is not None and time.monotonic() < self._retry_at:
+                self.lost += len(records)
+                return False
+            try:
+                fd = self._open()
+                if self._suspect and self._torn(fd):
+                    data = b"\n" + data  # end the torn line: the record after it stays whole
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            except OSError as error:
+                self._failed(error, len(records))
+                return False
+            self._size += len(data)
+            self._suspect = False
+            if self._failing_since is not None:
+                logger.warning("traffic log: writing to %s again (%d records were lost)", self.path, self.lost)
+                self._failing_since = None
+            if self._size >= self.rotate_bytes:
+                self._rotate()
+            return True
+
+    def _failed(self, error: OSError, records: int) -> None:
+        """After a failed (maybe short) write: warn once, drop the records, retry later."""
+        self._suspect = True
+        self.lost += records
+        self._retry_at = time.monotonic() + limits.LOG_RETRY_S
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+            logger.warning(
+                "traffic log: cannot write to %s (%s); requests are answered without being logged until it can",
+                self.path,
+                error.strerror or error,
+            )
+
+    def _rotate(self) -> None:
+        """Close this file and name the next one (opened at the next write)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path = self._next_path()
+        self._size = 0
 
     def close(self) -> None:
         """Close the file (records already written stay)."""
@@ -191,14 +265,20 @@ def current_log() -> TrafficLog | None:
 
 def log_record(request: Record) -> None:
     """Append the lines of one request to this process's log (a sink of `shared.service`); a failing disk is
-    logged, never raised."""
+    warned about once (`TrafficLog.write`), never raised."""
     log = current_log()
     if log is None:
         return
     try:
         log.write(log.records(request))
-    except OSError:
-        logger.exception("traffic log: cannot append to %s", log.path)
+    except Exception as error:  # a record that cannot be written (a bug): said once per kind, never raised
+        kind = type(error).__name__
+        if kind not in _unwritable:
+            _unwritable.add(kind)
+            logger.exception("traffic log: a record of %s could not be written", request.model)
+
+
+_unwritable: set[str] = set()
 
 
 _scheduler: Any = None

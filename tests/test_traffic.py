@@ -104,6 +104,75 @@ def test_torn_lines_are_counted_not_fatal(tmp_path: Path) -> None:
     assert [record["model"] for record in records] == ["m"] and unreadable == 1
 
 
+SHORT_WRITE = """
+import json, os, resource, signal, sys
+from shared import limits
+from shared.traffic import TrafficLog
+
+limits.LOG_RETRY_S = 0.0  # retry at the next record
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # beyond RLIMIT_FSIZE, write() is short, then fails (EFBIG)
+log = TrafficLog(sys.argv[1], "s")
+assert log.write([{"n": 1}])
+size = log.path.stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 10, resource.RLIM_INFINITY))
+assert not log.write([{"n": 2, "filler": "x" * 100}])  # 10 bytes written, then the file is full
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+assert log.write([{"n": 3}])
+print(log.path, log.lost)
+"""
+
+
+def test_a_short_write_is_followed_by_an_intact_record(tmp_path: Path) -> None:
+    script = subprocess.run(
+        [sys.executable, "-c", SHORT_WRITE, str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert script.returncode == 0, script.stderr
+    path, lost = script.stdout.split()
+    lines = Path(path).read_text().splitlines()
+    assert lines[0] == '{"n": 1}' and lines[1].startswith('{"n": 2') and lines[2] == '{"n": 3}' and lost == "1"
+    records, unreadable = read_records(tmp_path)
+    assert [record["n"] for record in records] == [1, 3] and unreadable == 1  # the torn line never swallows n=3
+
+
+def test_a_full_disk_warns_once_and_the_service_keeps_answering(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = TrafficLog(tmp_path, "s")
+    log.path.symlink_to("/dev/full")  # every write: ENOSPC
+    for n in range(3):
+        assert not log.write([{"n": n}])
+        log._retry_at = 0.0  # retry at once, as after LOG_RETRY_S
+    warnings = [r for r in caplog.records if r.name == "shared.traffic" and r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "No space left" in warnings[0].getMessage() and log.lost == 3
+
+
+def test_a_read_only_log_folder_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    folder = Path("/sys/spacesuite-traffic")  # cannot be created, even by root
+    traffic.configure("unit-space", environ={"SPACESUITE_TRAFFIC_DIR": str(folder)})
+    try:
+        service = Service(Flat())
+        for _ in range(5):
+            assert service.answer("predict", ["photo"])[0].top[0] == "b"
+    finally:
+        traffic.configure()
+    warnings = [r for r in caplog.records if r.name == "shared.traffic"]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING" and "cannot write" in warnings[0].getMessage()
+
+
+def test_the_log_rotates_by_size_and_writes_ascii_only(tmp_path: Path) -> None:
+    log = TrafficLog(tmp_path, "s", rotate_bytes=200)
+    hostile = '\x1b[2J\u2028forged\n{"model": "x"}\ud800'  # escape, line separator, newline, lone surrogate
+    for n in range(6):
+        assert log.write([{"n": n, "text": hostile}])
+    files = sorted(tmp_path.glob("*.jsonl"))
+    assert len(files) >= 2 and all(path.stat().st_size < 400 for path in files)
+    data = b"".join(path.read_bytes() for path in files)
+    assert data.isascii() and b"\x1b" not in data and data.count(b"\n") == 6
+    records, unreadable = read_records(tmp_path)
+    assert sorted(record["n"] for record in records) == list(range(6)) and unreadable == 0
+    assert records[0]["text"] == hostile
+
+
 def test_logging_can_be_switched_off_and_the_hub_push_needs_a_repo(tmp_path: Path) -> None:
     assert traffic.traffic_settings({"SPACESUITE_TRAFFIC_DIR": "off"})[0] is None
     assert traffic.traffic_settings({})[0] == Path("traffic")
