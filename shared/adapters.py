@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput
 from shared.classifier import ModelInput
 from shared.errors import InputError
+from shared.images import pixel_budget
 from shared.prediction import Prediction
 from shared.service import Service
 
@@ -71,6 +73,17 @@ class Adapter:
         """The output's shape, batch first: a probability per label, or one value."""
         return [-1, len(self.spec.labels) if self.spec.labels else 1]
 
+    def output_row(self, prediction: Prediction) -> np.ndarray:
+        """`output` as float32 (the model's own row when it kept one), which `orjson` writes in float32's shortest
+        form."""
+        if prediction.output is not None:
+            return np.asarray(prediction.output, dtype=np.float32).reshape(-1)
+        return np.asarray(self.output(prediction), dtype=np.float32)
+
+    def request_scope(self) -> contextlib.AbstractContextManager:
+        """A context around decoding one request's instances (an image model's pixel budget)."""
+        return contextlib.nullcontext()
+
     def _unwrap(self, instance: object) -> Any:
         if isinstance(instance, dict) and list(instance) == [self.spec.signature_input]:
             instance = instance[self.spec.signature_input]  # TF Serving's {"<input name>": value} form
@@ -84,8 +97,23 @@ class Adapter:
         """
         if not isinstance(instances, list) or not instances:
             raise InputError("There is nothing to predict: send a non-empty list of instances.")
-        predictions = self.service.answer("rest", instances, decode=self._unwrap, name_index=True)
+        with self.request_scope():
+            predictions = self.service.answer("rest", instances, decode=self._unwrap, name_index=True)
         return [self.output(prediction) for prediction in predictions]
+
+    async def predict_async(self, instances: list, *, in_thread: bool = False) -> list[np.ndarray]:
+        """`predict` for the event loop: the instances are decoded there (in a worker thread with `in_thread`, or
+        when one is too big), and the model call is shared with concurrent requests (`Service.answer_async`).
+
+        Raises:
+            InputError: no instances, or an instance that cannot be answered (the message names its index).
+        """
+        if not isinstance(instances, list) or not instances:
+            raise InputError("There is nothing to predict: send a non-empty list of instances.")
+        predictions = await self.service.answer_async(
+            "rest", instances, decode=self._unwrap, name_index=True, scope=self.request_scope, in_thread=in_thread
+        )
+        return [self.output_row(prediction) for prediction in predictions]
 
     def details(self) -> dict:
         """What TF Serving's metadata cannot say: task, how to send an instance, labels or target, input ranges."""
@@ -139,7 +167,7 @@ def pixel_tensor(instance: list, shape: tuple[int, ...]) -> np.ndarray:
     expected = "×".join(map(str, shape))
     try:
         array = np.asarray(instance)
-    except (ValueError, TypeError, RecursionError) as error:
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:  # ragged, or an integer of 400 digits
         raise InputError(f"The pixels are not a regular nested list: expected {expected} numbers.") from error
     if array.shape != shape:
         raise InputError(f"The pixels have shape {'×'.join(map(str, array.shape))}, expected {expected}.")
@@ -166,6 +194,10 @@ class ImageAdapter(Adapter):
         spec_input = self.spec.input
         assert isinstance(spec_input, ImageInput)
         self.shape = (spec_input.height, spec_input.width, spec_input.channels)
+
+    def request_scope(self) -> contextlib.AbstractContextManager:
+        """The images of one request share `limits.MAX_REQUEST_PIXELS` decoded pixels."""
+        return pixel_budget()
 
     def input_tensor(self) -> tuple[str, list[int]]:
         """Float32 pixels, (batch, height, width, channels)."""
@@ -202,7 +234,9 @@ def row_values(instance: object, features: list[Feature]) -> list[object]:
     if isinstance(instance, dict):
         unknown = sorted(str(key) for key in set(instance) - set(names))
         if unknown:
-            raise InputError(f"Unknown feature {', '.join(unknown)}: the features are {', '.join(names)}.")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            shown = ", ".join(key[:40] for key in unknown[:5]) + more
+            raise InputError(f"Unknown feature {shown}: the features are {', '.join(names)}.")
         instance = [instance.get(name) for name in names]
     if not isinstance(instance, list):
         raise InputError(f"A row is a list of {len(names)} values ({', '.join(names)}) or an object by name.")

@@ -2,21 +2,30 @@
 produces one `Record` per request, which every sink consumes — the Prometheus metrics and the traffic log alike.
 
 The model classes (image, text, tabular classifiers, the regressor) answer one instance with a
-`shared.prediction.Prediction`.
+`shared.prediction.Prediction`, in three steps (`prepare`, `run`, `finish`) so that `answer_async` (REST) can run
+the model inputs of concurrent requests in one model call (`shared.batching`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from shared.artifact import SPEC_FILE, ModelSpec
-from shared.errors import ArtifactError, InputError
-from shared.prediction import Prediction
+from shared.batching import MicroBatcher
+from shared.errors import ArtifactError, InputError, NeedsWorkerThread
+from shared.prediction import Prediction, Prepared
+
+logger = logging.getLogger(__name__)
 
 
 class Model(Protocol):
@@ -27,6 +36,15 @@ class Model(Protocol):
 
     def predict_one(self, instance: Any) -> Prediction:
         """Answer one instance (InputError when it cannot be answered as it is)."""
+
+    def prepare(self, instance: Any) -> Prepared:
+        """One instance made ready for the model (InputError when it cannot be answered as it is)."""
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's outputs for a batch of prepared inputs, row for row."""
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> Prediction:
+        """The prediction for one prepared instance and its output row."""
 
 
 @dataclass
@@ -57,11 +75,22 @@ def add_sink(sink: Sink) -> None:
         SINKS.append(sink)
 
 
+def publish(record: Record) -> None:
+    """Hand a record to every sink; a failing sink is logged and never turns an answer into an error."""
+    for sink in SINKS:
+        try:
+            sink(record)
+        except Exception:
+            logger.exception("%s failed on a record of %s", getattr(sink, "__qualname__", sink), record.model)
+
+
 class Service:
     """A model answering requests: `answer` is the one call the page and the REST API both make."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
+        # concurrent REST requests share model calls (a model class without `run` answers one instance at a time)
+        self.batcher = MicroBatcher(model.run, name=model.spec.name) if hasattr(model, "run") else None
         from shared import metrics, traffic  # the two sinks; imported here so that they can import this module
 
         add_sink(metrics.observe)
@@ -77,6 +106,29 @@ class Service:
         """The served model's folder."""
         return self.model.folder
 
+    @contextlib.contextmanager
+    def _recorded(self, endpoint: str) -> Iterator[list[Prediction]]:
+        """Time the block, and publish one record of how it ended with the predictions it appended."""
+        start = time.perf_counter()
+        predictions: list[Prediction] = []
+        outcome, error = "error", ""
+        try:
+            yield predictions
+            outcome = "ok"
+        except InputError as refusal:
+            outcome, error = "input_error", str(refusal)
+            raise
+        except Exception as failure:
+            error = type(failure).__name__  # the details go to the server log, never to the record
+            raise
+        finally:
+            answered = predictions if outcome == "ok" else []  # a refused request is one record, without answers
+            publish(Record(self.spec, endpoint, outcome, time.perf_counter() - start, answered, error))
+
+    def refuse(self, endpoint: str, message: str, seconds: float = 0.0) -> None:
+        """Record a request refused before any instance was read (malformed JSON, too large, too many instances)."""
+        publish(Record(self.spec, endpoint, "input_error", seconds, [], message))
+
     def answer(
         self,
         endpoint: str,
@@ -90,28 +142,66 @@ class Service:
         Raises:
             InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
         """
-        start = time.perf_counter()
-        predictions: list[Prediction] = []
-        outcome, error = "error", ""
-        try:
+        with self._recorded(endpoint) as predictions:
             for index, instance in enumerate(instances):
                 try:
                     predictions.append(self.model.predict_one(decode(instance) if decode else instance))
                 except InputError as refusal:
                     raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
-            outcome = "ok"
-            return predictions
-        except InputError as refusal:
-            outcome, error = "input_error", str(refusal)
-            raise
-        except Exception as failure:
-            error = type(failure).__name__  # the details go to the server log, never to the record
-            raise
-        finally:
-            answered = predictions if outcome == "ok" else []  # a refused request is one record, without answers
-            record = Record(self.spec, endpoint, outcome, time.perf_counter() - start, answered, error)
-            for sink in SINKS:
-                sink(record)
+        return predictions
+
+    def prepare(
+        self,
+        instances: Sequence[Any],
+        decode: Callable[[Any], Any] | None = None,
+        *,
+        name_index: bool = False,
+        scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ) -> list[Prepared]:
+        """Every instance decoded and made ready for the model, inside `scope()` (a request's budget).
+
+        Raises:
+            InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
+            NeedsWorkerThread: called on the event loop, and an instance is too big to prepare there.
+        """
+        prepared = []
+        with scope():
+            for index, instance in enumerate(instances):
+                try:
+                    prepared.append(self.model.prepare(decode(instance) if decode else instance))
+                except InputError as refusal:
+                    raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
+        return prepared
+
+    async def answer_async(
+        self,
+        endpoint: str,
+        instances: Sequence[Any],
+        decode: Callable[[Any], Any] | None = None,
+        *,
+        name_index: bool = False,
+        scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        in_thread: bool = False,
+    ) -> list[Prediction]:
+        """`answer` for a caller on the event loop: the instances are prepared right there (in a worker thread with
+        `in_thread`, or when one is too big for the loop), and their model inputs join the concurrent requests' in
+        one model call; the request is recorded once, as `answer` does.
+
+        Raises:
+            InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
+        """
+        with self._recorded(endpoint) as predictions:
+            prepared = None
+            if not in_thread:
+                with contextlib.suppress(NeedsWorkerThread):
+                    prepared = self.prepare(instances, decode, name_index=name_index, scope=scope)
+            if prepared is None:
+                prepared = await asyncio.to_thread(self.prepare, instances, decode, name_index=name_index, scope=scope)
+            inputs = prepared[0].inputs if len(prepared) == 1 else np.concatenate([p.inputs for p in prepared])
+            assert self.batcher is not None, f"{self.spec.name}: its model class has no `run`"
+            outputs = await self.batcher.submit(inputs)
+            predictions.extend(self.model.finish(p, row) for p, row in zip(prepared, outputs, strict=True))
+        return predictions
 
 
 def load_model(folder: Path) -> Model:

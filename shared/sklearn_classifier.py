@@ -13,7 +13,7 @@ from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.descriptors import row_descriptors
 from shared.errors import ArtifactError
 from shared.features import check_features
-from shared.prediction import Prediction
+from shared.prediction import Prediction, Prepared
 
 # Every type a model file may contain: the pipelines the demos build, and the containers skops stores their state
 # in. A file holding any other type is refused before anything in it is built, so a tampered file cannot run code.
@@ -110,15 +110,31 @@ class TabularClassifier:
         assert isinstance(self.spec.input, TabularInput)  # checked in __init__
         return self.spec.input.features
 
-    def predict_one(self, values: Sequence[object] | Mapping[str, object]) -> Prediction:
-        """The class probabilities for one row of form values (in feature order, or by feature name).
+    def prepare(self, values: Sequence[object] | Mapping[str, object]) -> Prepared:
+        """One row of form values (in feature order, or by name) checked: float32 (1, features).
 
         Raises:
             InputError: a missing, non-numeric, NaN, infinite, non-binary or out-of-range value.
         """
         if isinstance(values, Mapping):
             values = [values.get(feature.name) for feature in self.features]
-        row = check_features(self.features, values)
-        probabilities = np.asarray(self.model.predict_proba(row))[0]
-        confidences = {label: float(p) for label, p in zip(self.spec.labels, probabilities, strict=True)}
-        return Prediction(confidences=confidences, inputs=row_descriptors(self.features, row))
+        return Prepared(check_features(self.features, values))
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) for a batch of checked rows."""
+        return np.asarray(self.model.predict_proba(batch))
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> Prediction:
+        """The prediction for one prepared row and its probabilities."""
+        confidences = {label: float(p) for label, p in zip(self.spec.labels, output, strict=True)}
+        inputs = row_descriptors(self.features, prepared.inputs)
+        return Prediction(confidences=confidences, inputs=inputs, output=output)
+
+    def predict_one(self, values: Sequence[object] | Mapping[str, object]) -> Prediction:
+        """The class probabilities for one row of form values (in feature order, or by feature name).
+
+        Raises:
+            InputError: a missing, non-numeric, NaN, infinite, non-binary or out-of-range value.
+        """
+        prepared = self.prepare(values)
+        return self.finish(prepared, self.run(prepared.inputs)[0])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from shared.artifact import ModelSpec, TextInput
 from shared.descriptors import text_descriptors
 from shared.errors import ArtifactError, InputError
-from shared.prediction import Prediction
+from shared.prediction import Prediction, Prepared
 from shared.predictor import Predictor
 from shared.text import Vocabulary, preprocess
 
@@ -40,16 +42,12 @@ class TextClassifier:
         """The model folder (spec.json, the model file, its card's picture)."""
         return self.predictor.model_path.parent
 
-    def predict_one(self, text: object) -> Prediction:
-        """Answer one text (see `classify`)."""
-        return self.classify(text)
-
-    def classify(self, text: object) -> Prediction:
-        """Classify one text: probabilities, the words the model read, notes.
+    def prepare(self, text: object) -> Prepared:
+        """A text checked, tokenized and encoded: token ids (1, length); the text and its tokens kept for `finish`.
 
         Raises:
-            InputError: empty, whitespace-only or too long text, or text without a single word the model
-                knows (emoji only, another script): one sentence saying so.
+            InputError: empty, whitespace-only, too long or not valid Unicode, or text without a single word the
+                model knows (emoji only, another script): one sentence saying so.
         """
         spec_input = self.spec.input
         assert isinstance(spec_input, TextInput)  # checked in __init__
@@ -62,6 +60,30 @@ class TextClassifier:
         notes = []
         if len(tokens) > spec_input.sequence_length:
             notes.append(f"Only the first {spec_input.sequence_length} words were read.")
-        confidences = self.predictor.confidences(self.predictor.predict(ids)[0])
-        inputs = {"text": str(text), **text_descriptors(str(text), tokens, self.vocabulary)}
-        return Prediction(confidences=confidences, inputs=inputs, notes=notes, tokens=tokens)
+        return Prepared(ids, notes, (str(text), tokens))
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch of token ids."""
+        return self.predictor.predict(batch)
+
+    def finish(self, prepared: Prepared, output: np.ndarray) -> Prediction:
+        """The prediction for one prepared text and its row of probabilities."""
+        text, tokens = prepared.context
+        inputs = {"text": text, **text_descriptors(text, tokens, self.vocabulary)}
+        confidences = self.predictor.confidences(output)
+        notes = list(prepared.notes)
+        return Prediction(confidences=confidences, inputs=inputs, notes=notes, tokens=tokens, output=output)
+
+    def predict_one(self, text: object) -> Prediction:
+        """Answer one text (see `classify`)."""
+        return self.classify(text)
+
+    def classify(self, text: object) -> Prediction:
+        """Classify one text: probabilities, the words the model read, notes.
+
+        Raises:
+            InputError: empty, whitespace-only, too long or not valid Unicode text, or text without a single word
+                the model knows (emoji only, another script): one sentence saying so.
+        """
+        prepared = self.prepare(text)
+        return self.finish(prepared, self.run(prepared.inputs)[0])

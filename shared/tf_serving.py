@@ -10,28 +10,46 @@ written for TF Serving works unchanged:
   or `{"inputs": [...]}` → `{"outputs": [...]}`.
 
 Errors are `{"error": "<one sentence>"}`: 400 for a request that cannot be answered as it is, 404 for an unknown
-model or version, 413 for a body over `MAX_BODY_BYTES`, 500 (details logged, never sent) for a bug.
-This module is the protocol only: routes, request parsing and error bodies. How an instance reaches a model is
-`shared.adapters`; the process that serves a Space is `shared.server`.
+model or version, 413 for a body over `limits.MAX_BODY_BYTES`, 500 (details logged, never sent) for a bug. A
+refused request to a known model is recorded like an answered one (metrics and traffic log).
+
+`RestAPI` is a plain ASGI app: the API answers before FastAPI's routing and request objects (which cost more than
+a small model's prediction), and a small :predict runs on the event loop without a thread hop, its model input
+batched with the concurrent requests' (`shared.batching`). A large body is parsed and its instances decoded in a
+worker thread, a few such requests at a time. This module is the protocol only: routes, request parsing and error
+bodies. How an instance reaches a model is `shared.adapters`; the process that serves a Space is `shared.server`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import re
+import time
+import weakref
 from collections.abc import Mapping
+from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+import shared.limits as limits
 from shared.adapters import SIGNATURE, Adapter
 from shared.errors import InputError
 
 logger = logging.getLogger(__name__)
-MAX_INSTANCES = 64  # per request: a bigger batch holds the model's lock (and the page's users) too long
-MAX_BODY_BYTES = 10 * 1024 * 1024  # larger bodies are refused (413) before they are read
+MAX_INSTANCES = limits.MAX_INSTANCES
+MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 INTERNAL_ERROR = "Internal error: the request could not be answered; the error was logged."
+INLINE_BODY_BYTES = 64 * 1024  # a smaller :predict is parsed and decoded on the event loop
+LARGE_REQUESTS = 2  # larger ones are parsed and decoded in worker threads, this many at a time
+JSON_VALUE_BYTES = 48  # what one parsed JSON value costs in memory, about (for the decode gate)
+PREFIX = "/v1/models/"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+LONE_SURROGATE = "JSON Parse error: a \\u escape is a lone surrogate, which is not valid Unicode."
+_STATUS = {"state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
 
 
 class Refusal(Exception):
@@ -43,68 +61,139 @@ class Refusal(Exception):
         self.message = message
 
 
-def error_response(status_code: int, message: str) -> JSONResponse:
-    """TF Serving's error body: `{"error": message}`."""
-    return JSONResponse({"error": message}, status_code=status_code)
+def error_body(message: str) -> bytes:
+    """TF Serving's error body, `{"error": message}`, as ASCII JSON (whatever the message quotes of the request)."""
+    return json.dumps({"error": message}, ensure_ascii=True).encode("ascii")
 
 
-def malformed(request: Request) -> Refusal:
+def malformed(method: str, path: str) -> Refusal:
     """TF Serving's answer to a URL it has no route for."""
-    return Refusal(400, f"Malformed request: {request.method} {request.url.path[:200]}")
+    return Refusal(400, f"Malformed request: {method} {path[:200]}")
 
 
-def find_model(models: Mapping[str, Adapter], request: Request, name: str, version: str | None) -> Adapter:
+def route(method: str, path: str) -> tuple[str, str | None, str]:
+    """The model name, version (or None) and verb (`status`, `metadata`, `predict`) a request's URL names.
+
+    Raises:
+        Refusal: 400 for a URL outside the API's routes.
+    """
+    if not path.startswith(PREFIX):
+        raise malformed(method, path)
+    tail, verb = path[len(PREFIX) :], ""
+    if method == "POST":
+        tail, colon, verb = tail.rpartition(":")
+        if not colon or verb != "predict":
+            raise malformed(method, path)
+    elif method != "GET":
+        raise malformed(method, path)
+    parts = tail.split("/")
+    version = parts[2] if len(parts) >= 3 and parts[1] == "versions" else None
+    rest = parts[1:] if version is None else parts[3:]
+    if not parts[0] or rest not in ([], ["metadata"]) or (verb and rest):
+        raise malformed(method, path)
+    return parts[0], version, verb or ("metadata" if rest else "status")
+
+
+def find_model(models: Mapping[str, Adapter], method: str, path: str, name: str, version: str | None) -> Adapter:
     """The model a URL names.
 
     Raises:
         Refusal: 400 for a name with a colon or a version that is not a number, 404 for an unknown model or version.
     """
-    if ":" in name or (version is not None and not version.isdigit()):
-        raise malformed(request)
+    if ":" in name or (version is not None and not (version.isdigit() and len(version) <= 18)):
+        raise malformed(method, path)
     model = models.get(name)
     if model is None or (version is not None and int(version) != model.version):
         wanted = f"Latest({name})" if version is None else f"Specific({name}, {version})"
-        raise Refusal(404, f"Servable not found for request: {wanted}")
+        raise Refusal(404, f"Servable not found for request: {wanted[:300]}")
     return model
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The request body, refused as soon as it (or its declared length) exceeds `limit` bytes.
 
     Raises:
-        Refusal: 413, the body is too large.
+        Refusal: 413, the body is too large; 400, the client went away.
     """
     too_large = Refusal(413, f"The request body is too large: at most {limit:,} bytes.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
+    for key, value in scope["headers"]:
+        if key == b"content-length" and value.isdigit() and (len(value) > 18 or int(value) > limit):
+            raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refusal(400, "The client closed the connection before sending the whole body.")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise too_large
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def parse_predict_request(body: bytes, max_instances: int) -> tuple[list, bool]:
-    """The instances of a predict request body and whether it used the columnar (`inputs`) form.
+def _lone_surrogate(payload: Any) -> str | None:
+    """The first string (or key) of a parsed payload that holds a lone surrogate, or None."""
+    pending = [payload]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend(node.keys())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return node
+    return None
 
-    `inputs` is a list (the batch) or an object of equally long lists, one per named input (turned into rows).
+
+def load_json(body: bytes) -> Any:
+    """The parsed body: orjson first; the standard library for what orjson refuses but TF Serving takes (NaN,
+    Infinity, integers beyond 64 bits), without ever letting a lone surrogate through.
 
     Raises:
-        Refusal: 400 for malformed JSON, no or empty `instances`/`inputs`, both, too many, or a wrong signature.
+        Refusal: 400, not JSON, not UTF-8, nested too deeply or holding a lone surrogate.
     """
     try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        if "surrogate" in str(error):
+            raise Refusal(400, LONE_SURROGATE) from None
+    try:
         payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 text or nested too deeply"
-        raise Refusal(400, f"JSON Parse error: {reason}.") from error
+    except json.JSONDecodeError as error:
+        raise Refusal(400, f"JSON Parse error: {error.msg}.") from None
+    except (ValueError, RecursionError):  # not UTF-8, nested too deeply, an integer of thousands of digits
+        raise Refusal(400, "JSON Parse error: not UTF-8 text, nested too deeply or a number too long.") from None
+    if _SURROGATE_ESCAPE.search(body) and _lone_surrogate(payload) is not None:
+        raise Refusal(400, LONE_SURROGATE)
+    return payload
+
+
+def parse_predict_request(body: bytes, max_instances: int = MAX_INSTANCES) -> tuple[list, bool]:
+    """The instances of a predict request body and whether it used the columnar (`inputs`) form.
+
+    `inputs` is a list (the batch) or an object of equally long lists, one per named input (turned into rows). The
+    JSON values are counted on the raw bytes before parsing, and the instances before any row is built.
+
+    Raises:
+        Refusal: 400 for malformed JSON, too many values, no or empty `instances`/`inputs`, both, too many, or a
+            wrong signature.
+    """
+    if len(body) > INLINE_BODY_BYTES:
+        values = body.count(b",") + body.count(b"[") + body.count(b"{")
+        if values > limits.MAX_JSON_VALUES:
+            raise Refusal(400, f"The request holds too many JSON values: at most {limits.MAX_JSON_VALUES:,}.")
+    payload = load_json(body)
     if not isinstance(payload, dict):
         raise Refusal(400, 'The request body must be a JSON object with "instances" or "inputs".')
     signature = payload.get("signature_name", SIGNATURE)
     if signature != SIGNATURE:
-        raise Refusal(400, f'Serving signature name: "{signature}" not found in signature def.')
+        raise Refusal(400, f'Serving signature name: "{str(signature)[:100]}" not found in signature def.')
     if "instances" in payload and "inputs" in payload:
         raise Refusal(400, 'Send either "instances" (rows) or "inputs" (columns), not both.')
     if "instances" not in payload and "inputs" not in payload:
@@ -112,73 +201,119 @@ def parse_predict_request(body: bytes, max_instances: int) -> tuple[list, bool]:
     columnar = "inputs" in payload
     key = "inputs" if columnar else "instances"
     instances = payload[key]
+    too_many = f"Too many instances: {{}}; at most {max_instances} per request."
     if columnar and isinstance(instances, dict) and instances:
         columns = list(instances.values())
         if not all(isinstance(column, list) for column in columns) or len({len(c) for c in columns}) != 1:
             raise Refusal(400, '"inputs" by name must map each input to a list, all of the same length.')
+        if len(columns[0]) > max_instances:
+            raise Refusal(400, too_many.format(len(columns[0])))
         instances = [dict(zip(instances, row, strict=True)) for row in zip(*columns, strict=True)]
     if not isinstance(instances, list):
         raise Refusal(400, f'"{key}" must be a list.')
     if not instances:
         raise Refusal(400, f'"{key}" is empty: send at least one instance.')
     if len(instances) > max_instances:
-        raise Refusal(400, f"Too many instances: {len(instances)}; at most {max_instances} per request.")
+        raise Refusal(400, too_many.format(len(instances)))
     return instances, columnar
+
+
+def _parse_large(body: bytes, max_instances: int) -> tuple[list, bool]:
+    """`parse_predict_request` for a large body, holding its estimated memory in the decode gate."""
+    from shared.images import DECODE_GATE
+
+    values = body.count(b",") + body.count(b"[") + body.count(b"{")
+    with DECODE_GATE.hold(len(body) + values * JSON_VALUE_BYTES):
+        return parse_predict_request(body, max_instances)
+
+
+class RestAPI:
+    """TF Serving's `/v1/models/...` routes for `models` (by name), as an ASGI app; any other `/v1/` URL is a
+    malformed request."""
+
+    def __init__(
+        self, models: Mapping[str, Adapter], *, max_instances: int = MAX_INSTANCES, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
+        self.models = models
+        self.max_instances = max_instances
+        self.max_body_bytes = max_body_bytes
+        self._large: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request under `/v1/`."""
+        status, body = await self.answer(scope, receive)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode("ascii"))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        """The status and JSON body that answer a request."""
+        method, path = scope["method"], scope["path"]
+        started = time.perf_counter()
+        model: Adapter | None = None
+        try:
+            name, version, verb = route(method, path)
+            model = find_model(self.models, method, path, name, version)
+            if verb == "status":
+                return 200, orjson.dumps({"model_version_status": [{"version": str(model.version), **_STATUS}]})
+            if verb == "metadata":
+                spec = {"name": name, "signature_name": "", "version": str(model.version)}
+                return 200, orjson.dumps({"model_spec": spec, "metadata": model.metadata()})
+            return 200, await self.predict(model, scope, receive)
+        except Refusal as refusal:
+            service = getattr(model, "service", None)
+            if service is not None:  # a known model: the refusal is recorded like an answer
+                service.refuse("rest", refusal.message, time.perf_counter() - started)
+            return refusal.status_code, error_body(refusal.message)
+        except InputError as error:  # recorded by the model's service
+            return 400, error_body(str(error))
+        except Exception:
+            logger.exception("REST %s %s failed", method, ascii(path[:200]))
+            return 500, error_body(INTERNAL_ERROR)
+
+    async def predict(self, model: Adapter, scope: Scope, receive: Receive) -> bytes:
+        """The JSON answer to a :predict request."""
+        body = await read_body(scope, receive, self.max_body_bytes)
+        if len(body) <= INLINE_BODY_BYTES:
+            instances, columnar = parse_predict_request(body, self.max_instances)
+            rows = await model.predict_async(instances)
+        else:
+            loop = asyncio.get_running_loop()
+            large = self._large.get(loop) or self._large.setdefault(loop, asyncio.Semaphore(LARGE_REQUESTS))
+            async with large:
+                instances, columnar = await asyncio.to_thread(_parse_large, body, self.max_instances)
+                del body
+                rows = await model.predict_async(instances, in_thread=True)
+        return orjson.dumps({"outputs" if columnar else "predictions": rows}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class RestFirst:
+    """ASGI middleware: requests under `/v1/` go to the REST API before the app's own routing."""
+
+    def __init__(self, app: ASGIApp, rest: RestAPI) -> None:
+        self.app = app
+        self.rest = rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch one ASGI call."""
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await self.rest(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def serve_rest(app: FastAPI, models: Mapping[str, Adapter]) -> None:
+    """Answer TF Serving's routes for `models` in `app`, ahead of its own routes (call before it starts)."""
+    app.add_middleware(RestFirst, rest=RestAPI(models))
 
 
 def tf_serving_router(
     models: Mapping[str, Adapter], *, max_instances: int = MAX_INSTANCES, max_body_bytes: int = MAX_BODY_BYTES
 ) -> APIRouter:
-    """TF Serving's `/v1/models/...` routes for `models` (by name); any other `/v1/` URL is a malformed request."""
+    """TF Serving's routes for `models` as a FastAPI router (what `serve_rest` does, through the app's routing)."""
     router = APIRouter()
-
-    async def answer(request: Request, name: str, version: str | None, verb: str) -> JSONResponse:
-        try:
-            model = find_model(models, request, name, version)
-            if verb == "status":
-                state = {"state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-                return JSONResponse({"model_version_status": [{"version": str(model.version), **state}]})
-            if verb == "metadata":
-                spec = {"name": name, "signature_name": "", "version": str(model.version)}
-                return JSONResponse({"model_spec": spec, "metadata": model.metadata()})
-            body = await read_body(request, max_body_bytes)
-            instances, columnar = await run_in_threadpool(parse_predict_request, body, max_instances)
-            predictions = await run_in_threadpool(model.predict, instances)
-            return JSONResponse({"outputs" if columnar else "predictions": predictions})
-        except Refusal as refusal:
-            return error_response(refusal.status_code, refusal.message)
-        except InputError as error:
-            return error_response(400, str(error))
-        except Exception:
-            logger.exception("REST %s %s failed", request.method, request.url.path[:200])
-            return error_response(500, INTERNAL_ERROR)
-
-    @router.get("/v1/models/{name}")
-    async def status(request: Request, name: str) -> JSONResponse:
-        return await answer(request, name, None, "status")
-
-    @router.get("/v1/models/{name}/versions/{version}")
-    async def version_status(request: Request, name: str, version: str) -> JSONResponse:
-        return await answer(request, name, version, "status")
-
-    @router.get("/v1/models/{name}/metadata")
-    async def metadata(request: Request, name: str) -> JSONResponse:
-        return await answer(request, name, None, "metadata")
-
-    @router.get("/v1/models/{name}/versions/{version}/metadata")
-    async def version_metadata(request: Request, name: str, version: str) -> JSONResponse:
-        return await answer(request, name, version, "metadata")
-
-    @router.post("/v1/models/{name}:predict")
-    async def predict(request: Request, name: str) -> JSONResponse:
-        return await answer(request, name, None, "predict")
-
-    @router.post("/v1/models/{name}/versions/{version}:predict")
-    async def version_predict(request: Request, name: str, version: str) -> JSONResponse:
-        return await answer(request, name, version, "predict")
-
-    @router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def anything_else(request: Request) -> JSONResponse:
-        return error_response(400, malformed(request).message)
-
+    api = RestAPI(models, max_instances=max_instances, max_body_bytes=max_body_bytes)
+    router.add_route("/v1/{path:path}", api, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     return router

@@ -127,6 +127,7 @@ def test_bundle_describes_itself(bundle_dir: Path) -> None:
         "fastapi",
         "uvicorn",
         "prometheus-client",
+        "orjson",
     }
     assert "tensorflow" not in (bundle_dir / "requirements.txt").read_text()
     assert not any(p.name == "__pycache__" for p in (bundle_dir / "shared").iterdir())

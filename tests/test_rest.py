@@ -40,6 +40,9 @@ class Broken(Adapter):
     def predict(self, instances: list) -> list:
         raise RuntimeError("secret internal detail")
 
+    async def predict_async(self, instances: list, *, in_thread: bool = False) -> list:
+        raise RuntimeError("secret internal detail")
+
     def metadata(self) -> dict:
         return {"signature_def": {}}
 

@@ -249,8 +249,9 @@ def test_every_request_is_one_record_that_the_metrics_and_the_log_both_count(spa
     assert logged_requests == requests_after - requests_before
     assert logged_labels == labels_after - labels_before
     assert logged_requests[("predict", "ok")] == len(rows[:4]) >= 2 and logged_requests[("rest", "ok")] == 2
-    assert logged_requests[("predict", "input_error")] == 1 and logged_requests[("rest", "input_error")] == 1
-    assert len(lines) == sum(logged_requests.values()) + len(rows[:3]) - 1  # a request logs a line per instance
+    # a bad row, and a body refused before any instance was read ({"inputs": "x"}): both recorded
+    assert logged_requests[("predict", "input_error")] == 1 and logged_requests[("rest", "input_error")] == 2
+    assert len(lines) == sum(logged_requests.values()) + len(rows[:3]) - 1  # the 3-row request logs a line a row
 
 
 def _post(url: str, body: bytes) -> int:

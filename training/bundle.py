@@ -38,6 +38,7 @@ RUNTIME_PACKAGES = [
     "fastapi",
     "uvicorn",
     "prometheus-client",
+    "orjson",
 ]
 SKLEARN_PACKAGES = ["scikit-learn", "skops"]  # Spaces carrying a skops model
 STEMMER_PACKAGES = ["snowballstemmer"]  # Spaces whose text model stems its words
