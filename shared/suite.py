@@ -10,12 +10,14 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+import shared.limits as limits
 from shared.adapters import adapters
 from shared.artifact import SPEC_FILE, ModelSpec
 from shared.metrics import metrics_app, register_model
+from shared.server import takes_files
 from shared.service import Service, load_services
-from shared.tf_serving import tf_serving_router
-from shared.ui import MAX_UPLOAD
+from shared.tf_serving import serve_rest
+from shared.uploads import PageGuard
 
 
 def find_spaces(bundles_dir: Path) -> list[Path]:
@@ -85,14 +87,18 @@ def build_suite(bundles_dir: Path) -> FastAPI:
                 raise ValueError(f"two Spaces carry a model named {name}")
             every[name] = service
             register_model(service.spec)
-    app.include_router(tf_serving_router(adapters(every)))  # every model's REST API at /v1/models/<model>
     app.mount("/metrics", metrics_app())  # Prometheus, for every Space of this process
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return page
 
+    uploads = []
     for folder in spaces:
         demo = load_space(folder, services[folder.name])
-        app = gr.mount_gradio_app(app, demo, path=f"/{folder.name}", max_file_size=MAX_UPLOAD)
+        app = gr.mount_gradio_app(app, demo, path=f"/{folder.name}", max_file_size=limits.MAX_UPLOAD_BYTES)
+        if takes_files(demo):
+            uploads.append(f"/{folder.name}/")
+    app.add_middleware(PageGuard, uploads=tuple(uploads))
+    serve_rest(app, adapters(every))  # every model's REST API at /v1/models/<model>, ahead of the pages
     return app

@@ -6,20 +6,24 @@ particular demo: what its inputs are called, and its examples, come from the Spa
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from gradio.components.base import server
 
+import shared.limits as limits
 from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.errors import InputError
 from shared.features import MISSING, form_values
-from shared.images import MAX_PIXELS, READABLE_FORMATS
+from shared.images import open_image
 from shared.metrics import register_model
 from shared.prediction import Prediction
 from shared.service import Service
@@ -29,8 +33,8 @@ from shared.traffic import traffic_settings
 logger = logging.getLogger(__name__)
 CONFUSION_IMAGE = "confusion.png"  # written into a model folder by the bundle stage (classifiers)
 PREDICTIONS_IMAGE = "predictions.png"  # ... (regressors: predicted against actual)
-SESSION_CAPACITY = 200  # Gradio keeps 10,000 sessions by default: RSS grew ~35 KiB per API call (bench/)
-MAX_UPLOAD = "25mb"  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
+SESSION_CAPACITY = limits.SESSION_CAPACITY  # Gradio keeps 10,000 sessions by default: RSS grew ~35 KiB per call
+MAX_UPLOAD = limits.MAX_UPLOAD_BYTES  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,24 +90,87 @@ def user_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def checked_image(payload: Any) -> str | bytes | None:
+    """An uploaded image (Gradio's FileData, or bytes) as its path or bytes, undecoded, once `shared.images` has read
+    its header: its format and declared size within the limits (a data: URL is decoded here, never by Gradio).
+
+    Raises:
+        gr.Error: not an image `shared.images` reads, or too large or too small (one sentence).
+    """
+    if payload is None:
+        return None
+    source: str | bytes | None = payload if isinstance(payload, bytes) else None
+    url = getattr(payload, "url", None) or ""
+    if source is None and url.startswith("data:"):
+        try:
+            source = base64.b64decode(url.partition(",")[2], validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise gr.Error("The image's data URL is not valid base64.", print_exception=False) from error
+    elif source is None:
+        source = str(payload.path) if getattr(payload, "path", None) else None
+    try:
+        open_image(source).close()
+    except InputError as error:
+        raise gr.Error(str(error), print_exception=False) from error
+    return source
+
+
 class ImageUpload(gr.Image):
-    """gr.Image that hands the uploaded file over undecoded (`shared.images` decodes and validates it once),
-    and whose remaining upload errors reach the user as one clear sentence."""
+    """gr.Image that hands the uploaded file over undecoded (`shared.images` decodes and validates it once, within
+    its limits), after checking its header; a refused upload reaches the user as one clear sentence."""
 
     is_template = True  # render with the frontend of gr.Image
 
     def preprocess(self, payload: Any) -> Any:
-        """The uploaded file's path; Gradio's own preprocessing only for inline (data: URL) images."""
+        """The uploaded file's path (or a data: URL's bytes), its header checked; never decoded here."""
+        return checked_image(payload)
+
+
+class SketchUpload(gr.Sketchpad):
+    """gr.Sketchpad whose drawing reaches the app undecoded: the background, every layer and the composite are
+    checked from their headers (Gradio would decode each at full size first), the composite is passed on as its
+    path or bytes, and the images the browser sends ahead (`accept_blobs`) are checked and bounded in number."""
+
+    def get_block_name(self) -> str:
+        """The frontend of gr.ImageEditor, like gr.Sketchpad's."""
+        return "imageeditor"
+
+    def get_block_class(self) -> str:
+        """See `get_block_name`."""
+        return "imageeditor"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.blob_storage: OrderedDict = OrderedDict()  # oldest drawing first, dropped beyond SKETCH_PENDING
+
+    def preprocess(self, payload: Any) -> Any:
+        """`{"background": None, "layers": [], "composite": <path or bytes>}`, every image of the drawing checked."""
         if payload is None:
             return None
-        if payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        try:
-            return super().preprocess(payload)
-        except Image.DecompressionBombError as error:
-            raise gr.Error(f"The image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from error
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise gr.Error(f"This file is not an image we can read ({READABLE_FORMATS}).") from error
+        drawing = self.blob_storage.pop(payload.id, None) if payload.id is not None else payload
+        if drawing is None:
+            raise gr.Error("The drawing was not received; please draw it again.", print_exception=False)
+        layers = [layer for layer in drawing.layers or [] if layer is not None]
+        if len(layers) > limits.SKETCH_LAYERS:
+            raise gr.Error(f"The drawing has too many layers: at most {limits.SKETCH_LAYERS}.", print_exception=False)
+        for image in (drawing.background, *layers):
+            checked_image(image)
+        return {"background": None, "layers": [], "composite": checked_image(drawing.composite)}
+
+    @server
+    def accept_blobs(self, data: Any) -> None:
+        """Keep an image the browser sends ahead of the drawing's submission, checked: its header, the layer's index
+        (at most SKETCH_LAYERS) and the number of drawings kept (the oldest is dropped)."""
+        index = data.data.get("index")
+        if index not in (None, "null", "") and not (str(index).isdigit() and int(index) < limits.SKETCH_LAYERS):
+            raise gr.Error(f"The drawing has too many layers: at most {limits.SKETCH_LAYERS}.", print_exception=False)
+        if not data.files:
+            raise gr.Error("No image was sent.", print_exception=False)
+        checked_image(data.files[0][1])
+        super().accept_blobs(data)
+        self.blob_storage.move_to_end(data.data["id"])
+        while len(self.blob_storage) > limits.SKETCH_PENDING:
+            self.blob_storage.popitem(last=False)
 
 
 def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:
@@ -175,7 +242,7 @@ def image_classifier_panel(
             # a digit framed like MNIST: one thick black pen, like a marker on paper (strokes ~1/10 of the box)
             framed = spec.input.framing == "digit"  # type: ignore[union-attr]
             brush = gr.Brush(default_size=24, colors=["#000000"], color_mode="fixed") if framed else None
-            pad = gr.Sketchpad(type="numpy", label=f"Draw a {thing}", height=320, brush=brush)
+            pad = SketchUpload(type="numpy", label=f"Draw a {thing}", height=320, brush=brush)
             return pad, gr.Button("Classify sketch", variant="primary")
 
     with gr.Row():
@@ -347,11 +414,15 @@ def text_classifier_panel(
 
 def page(title: str, description: str, services: dict[str, Service]) -> gr.Blocks:
     """An empty Space page: title, description, and one provenance note per model (`<model>-note`). Lay the
-    panels out inside `with page(...) as demo:`; the page keeps at most SESSION_CAPACITY sessions."""
-    blocks = gr.Blocks(title=title)
+    panels out inside `with page(...) as demo:`; the page keeps at most SESSION_CAPACITY sessions, queues at most
+    `limits.QUEUE_SIZE` calls, runs each event at most `limits.EVENT_CONCURRENCY` at once, and deletes uploads and
+    outputs older than `limits.CACHE_MAX_AGE_S`."""
+    blocks = gr.Blocks(title=title, delete_cache=(limits.CACHE_SWEEP_S, limits.CACHE_MAX_AGE_S))
     with blocks:
         gr.Markdown(f"# {title}\n{description}")
         if len(services) == 1:
             gr.Markdown(model_note(next(iter(services.values())).spec), elem_id="model-note")
     blocks.state_session_capacity = SESSION_CAPACITY  # launch() takes it too; mounting keeps this value
+    # a bounded queue (Gradio answers "queue full" beyond), and every event runs at most EVENT_CONCURRENCY at once
+    blocks.queue(max_size=limits.QUEUE_SIZE, default_concurrency_limit=limits.EVENT_CONCURRENCY)
     return blocks

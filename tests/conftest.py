@@ -143,11 +143,20 @@ def running_space(bundle: Path) -> Iterator[Client]:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run an ASGI `app` with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL; stop it after."""
+def serving(app: Any, *, guarded: bool = False) -> Iterator[str]:
+    """Run an ASGI `app` with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL; stop it after.
+
+    `guarded`: with a Space's own server settings (`shared.server.server_config`: deadlines, connection limit).
+    """
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    if guarded:
+        from shared.server import server_config
+
+        config = server_config(app, host="127.0.0.1", port=free_port())
+    else:
+        config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

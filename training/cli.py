@@ -346,8 +346,7 @@ def serve(
     bundles: Annotated[Path, typer.Option(help="folder of bundled Spaces")] = DIST_DIR,
 ) -> None:
     """Serve every bundled Space in one process, with an index page at /."""
-    import uvicorn
-
+    from shared.server import run_server
     from shared.suite import build_suite
     from shared.traffic import configure
 
@@ -355,7 +354,7 @@ def serve(
     log = configure("suite")
     err.print(f"Spacesuite on http://{host}:{port}/ (Ctrl+C to stop)")
     err.print(f"Traffic log: {log.path if log else 'off'}; Prometheus metrics at http://{host}:{port}/metrics/")
-    uvicorn.run(suite, host=host, port=port, log_level="warning")
+    run_server(suite, host=host, port=port)
 
 
 @app.command()
