@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 
 def takes_files(demo: gr.Blocks) -> bool:
-    """Whether a page has a component that takes an uploaded file (an image, a sketch)."""
+    """Whether a page has a component that takes an uploaded file (an image, a sketch) as an event's input; an image
+    only shown (a model card's confusion matrix) takes none."""
     import gradio as gr
 
-    return any(isinstance(block, gr.Image | gr.ImageEditor | gr.File) for block in demo.blocks.values())
+    inputs = (block for fn in demo.fns.values() for block in fn.inputs)
+    return any(isinstance(block, gr.Image | gr.ImageEditor | gr.File) for block in inputs)
 
 
 def space_app(demo: gr.Blocks, services: Mapping[str, Service], *, max_file_size: str | int | None = None) -> FastAPI:

@@ -12,13 +12,14 @@ import httpx
 import pytest
 from conftest import REPO, serving
 
+import shared.limits as limits
 from shared import traffic
 from shared.server import space_app
 from shared.service import load_services
 from shared.suite import load_space
 
 sys.path.insert(0, str(REPO / "bench"))
-from crafted_inputs import Case, cases, multipart
+from crafted_inputs import Case, bright, cases, multipart
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CASES = cases()
@@ -79,3 +80,42 @@ def test_a_good_request_is_answered_after_the_crafted_ones(base: str, spaces_dir
     assert uploaded.status_code == 200, uploaded.text
     [path] = uploaded.json()
     assert Path(path).is_file()
+
+
+def test_the_page_bounds_its_queue_and_deletes_uploads() -> None:
+    from shared.ui import page
+
+    blocks = page("t", "d", {})
+    assert blocks.delete_cache == (limits.CACHE_SWEEP_S, limits.CACHE_MAX_AGE_S)
+    assert blocks._queue.max_size == limits.QUEUE_SIZE
+    assert blocks._queue.default_concurrency_limit == limits.EVENT_CONCURRENCY
+
+
+def test_a_sketch_is_checked_from_its_headers_before_anything_is_decoded(tmp_path: Path) -> None:
+    import gradio as gr
+    from gradio.components.image_editor import EditorData
+    from gradio.data_classes import FileData
+
+    from shared.ui import SketchUpload
+
+    huge = tmp_path / "layer.png"
+    huge.write_bytes(bright(9000, 9000))  # 81 MP: Gradio would decode it at full size
+    small = tmp_path / "composite.png"
+    small.write_bytes(bright(300, 300))
+    pad = SketchUpload(type="numpy")
+    drawing = EditorData(background=None, layers=[FileData(path=str(huge))], composite=FileData(path=str(small)))
+    with pytest.raises(gr.Error, match="too large"):
+        pad.preprocess(drawing)
+    many = EditorData(background=None, layers=[FileData(path=str(small))] * 9, composite=FileData(path=str(small)))
+    with pytest.raises(gr.Error, match="too many layers"):
+        pad.preprocess(many)
+    fine = EditorData(background=None, layers=[FileData(path=str(small))], composite=FileData(path=str(small)))
+    assert pad.preprocess(fine)["composite"] == str(small)
+
+
+def test_a_page_without_an_image_component_takes_no_upload(spaces_dir: Path) -> None:
+    services = load_services(spaces_dir / "emotion" / "model")
+    with serving(space_app(load_space(spaces_dir / "emotion", services), services), guarded=True) as url:
+        body, content_type = multipart(bright(300, 300))
+        uploaded = httpx.post(f"{url}/gradio_api/upload", content=body, headers={"content-type": content_type})
+    assert uploaded.status_code == 403 and "takes no files" in uploaded.text
