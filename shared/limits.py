@@ -25,9 +25,10 @@ MAX_IMAGE_PIXELS = 16_000_000  # decoded pixels of one image (a JPEG counts at t
 MAX_DECLARED_PIXELS = 64_000_000  # what any header may declare (JPEGs above MAX_IMAGE_PIXELS decode reduced)
 MAX_REQUEST_PIXELS = 16_000_000  # decoded pixels of all the images of one request together
 # Decoded bytes in flight across all requests: a bigger decode waits for others to finish (a 16 MP RGBA PNG is
-# 64 MiB). Images under SMALL_DECODE_BYTES never wait: they cost little, and a good request must not queue.
+# 64 MiB). Images under SMALL_DECODE_BYTES never wait: they cost little, and a good request must not queue; they
+# are the only ones a REST request decodes on the event loop (a bigger one goes to a worker thread).
 DECODE_MEMORY_BYTES = 80 * MIB
-SMALL_DECODE_BYTES = 4 * MIB
+SMALL_DECODE_BYTES = 1 * MIB  # a 1 MP gray or 512×512 RGB image: a few milliseconds to decode
 PNG_TEXT_BYTES = 1 * MIB  # PNG text chunks are inflated while the header is read (Pillow's default: 64 MiB)
 
 # --- text ----------------------------------------------------------------------------------------------------

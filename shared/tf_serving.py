@@ -14,10 +14,11 @@ model or version, 413 for a body over `limits.MAX_BODY_BYTES`, 500 (details logg
 refused request to a known model is recorded like an answered one (metrics and traffic log).
 
 `RestAPI` is a plain ASGI app: the API answers before FastAPI's routing and request objects (which cost more than
-a small model's prediction), and a small :predict runs on the event loop without a thread hop, its model input
-batched with the concurrent requests' (`shared.batching`). A large body is parsed and its instances decoded in a
-worker thread, a few such requests at a time. This module is the protocol only: routes, request parsing and error
-bodies. How an instance reaches a model is `shared.adapters`; the process that serves a Space is `shared.server`.
+a small model's prediction), and a small :predict (a few instances, small images) runs on the event loop without a
+thread hop, its model input batched with the concurrent requests' (`shared.batching`). A large body is parsed and its
+instances decoded in a worker thread, a few such requests at a time. This module is the protocol only: routes,
+request parsing and error bodies. How an instance reaches a model is `shared.adapters`; the process that serves a
+Space is `shared.server`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ logger = logging.getLogger(__name__)
 MAX_INSTANCES = limits.MAX_INSTANCES
 MAX_BODY_BYTES = limits.MAX_BODY_BYTES
 INTERNAL_ERROR = "Internal error: the request could not be answered; the error was logged."
-INLINE_BODY_BYTES = 64 * 1024  # a smaller :predict is parsed and decoded on the event loop
+INLINE_BODY_BYTES = 64 * 1024  # a smaller :predict is parsed and decoded on the event loop...
+INLINE_INSTANCES = 4  # ... when it holds at most this many instances (64 small images would hold the loop)
 LARGE_REQUESTS = 2  # larger ones are parsed and decoded in worker threads, this many at a time
 JSON_VALUE_BYTES = 48  # what one parsed JSON value costs in memory, about (for the decode gate)
 PREFIX = "/v1/models/"
@@ -278,7 +280,7 @@ class RestAPI:
         body = await read_body(scope, receive, self.max_body_bytes)
         if len(body) <= INLINE_BODY_BYTES:
             instances, columnar = parse_predict_request(body, self.max_instances)
-            rows = await model.predict_async(instances)
+            rows = await model.predict_async(instances, in_thread=len(instances) > INLINE_INSTANCES)
         else:
             loop = asyncio.get_running_loop()
             large = self._large.get(loop) or self._large.setdefault(loop, asyncio.Semaphore(LARGE_REQUESTS))
