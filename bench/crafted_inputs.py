@@ -129,6 +129,7 @@ def cases() -> list[Case]:
         Case("body over 10 MB", "housing", b"[" * (10 * 2**20 + 1), 413, "too large"),
         Case("16-bit 4000² PNG (within limits)", "sign-language", instances(b64(gray16(4000, 4000))), 200, ""),
         Case("RGBA 4000² PNG (within limits)", "sign-language", instances(b64(rgba(4000, 4000))), 200, ""),
+        Case("bright 4000² PNG to digits (within limits)", "digits", instances(b64(bright(4000, 4000))), 200, ""),
         Case("page upload: 9000² PNG", "upload", bright(9000, 9000), 415, "too large"),
         Case("page upload: not an image", "upload", b"MZ\x90\x00" + b"\0" * 4096, 415, "not an image"),
         Case("page upload: 11 MB", "upload", b"\0" * (11 * 2**20), 413, "too large"),
