@@ -115,7 +115,7 @@ class PageGuard:
                 for path in paths:
                     with contextlib.suppress(OSError):
                         Path(path).unlink()
-                await _refuse(send, 415, f"Only images can be uploaded here. {error}")
+                await _refuse(send, 415, f"The upload was refused: {error}")
                 return
         for message in held:
             await send(message)
