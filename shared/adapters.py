@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput
+from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput, TextInput
 from shared.classifier import ModelInput
 from shared.errors import InputError
 from shared.images import pixel_budget
@@ -84,9 +84,13 @@ class Adapter:
         """A context around decoding one request's instances (an image model's pixel budget)."""
         return contextlib.nullcontext()
 
+    def input_name(self) -> str:
+        """The SavedModel signature's input name (TF Serving's `{"<input name>": value}` form uses it)."""
+        return self.spec.signature_input
+
     def _unwrap(self, instance: object) -> Any:
-        if isinstance(instance, dict) and list(instance) == [self.spec.signature_input]:
-            instance = instance[self.spec.signature_input]  # TF Serving's {"<input name>": value} form
+        if isinstance(instance, dict) and list(instance) == [self.input_name()]:
+            instance = instance[self.input_name()]  # TF Serving's {"<input name>": value} form
         return self.decode(instance)
 
     def predict(self, instances: list) -> list:
@@ -130,7 +134,7 @@ class Adapter:
     def metadata(self) -> dict:
         """TF Serving's metadata of the `serving_default` signature, plus `details()` under `spacesuite`."""
         dtype, shape = self.input_tensor()
-        name = self.spec.signature_input
+        name = self.input_name()
         signature = {
             "inputs": {name: tensor_info(dtype, shape, f"serving_default_{name}:0")},
             "outputs": {OUTPUT_KEY: tensor_info("DT_FLOAT", self.output_shape(), OUTPUT_TENSOR)},
@@ -272,13 +276,38 @@ class TabularAdapter(Adapter):
 
 
 class TextAdapter(Adapter):
-    """A text classifier: an instance is a string, preprocessed by `shared.text` exactly as the page does it."""
+    """A text classifier: an instance is a string, preprocessed by `shared.text` exactly as the page does it.
+
+    The metadata describes the exported SavedModel's `serving_default`, what TF Serving answers: strings when its
+    graph holds the text steps (`TextInput.saved_model_input`), else int32 token ids. This API takes strings either way.
+    """
 
     instance_forms = ('"<text>": one string, at most 5,000 characters',)
 
+    def _takes_text(self) -> bool:
+        assert isinstance(self.spec.input, TextInput)
+        return self.spec.input.saved_model_input == "text"
+
+    def input_name(self) -> str:
+        """`text` when the SavedModel takes strings, else the id input's name."""
+        return "text" if self._takes_text() else self.spec.signature_input
+
     def input_tensor(self) -> tuple[str, list[int]]:
-        """Strings, one per instance (tokenized here, so the LiteRT model gets int32 ids)."""
-        return "DT_STRING", [-1]
+        """Strings, one per instance; or (batch, sequence_length) int32 ids when the SavedModel takes ids."""
+        if self._takes_text():
+            return "DT_STRING", [-1]
+        assert isinstance(self.spec.input, TextInput)
+        return "DT_INT32", [-1, self.spec.input.sequence_length]
+
+    def details(self) -> dict:
+        """The common details, plus what TF Serving's copy of the model takes."""
+        details = super().details()
+        details["tf_serving_instances"] = (
+            "one string per instance (the SavedModel tokenizes)"
+            if self._takes_text()
+            else "token ids from shared.text.preprocess (its steps include one without a TF op, such as stemming)"
+        )
+        return details
 
     def decode(self, instance: object) -> Any:
         """The string itself."""

@@ -87,6 +87,11 @@ class TextInput(BaseModel):
     steps: TextSteps = Field(default_factory=TextSteps)
     vocabulary: str = Field("vocabulary.json", description="file beside spec.json: the token list (0 pad, 1 OOV)")
     language: str = "English"
+    saved_model_input: Literal["text", "token_ids"] = Field(
+        "token_ids",
+        description="what the SavedModel's serving_default takes (TF Serving): raw strings, or token ids when a "
+        "step (stemming, stop words) has no TF op; the .tflite always takes token ids",
+    )
 
 
 class Target(BaseModel):

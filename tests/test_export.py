@@ -70,3 +70,107 @@ def test_classifier_answers_and_refuses_flat_images(exported) -> None:
 def test_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="run the pipeline"):
         Predictor.from_artifact(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def text_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A small emotion model trained for a few epochs on generated sentences (no stemming), exported."""
+    import keras
+
+    from shared.text import TextSteps, Vocabulary, preprocess, tokenize
+    from training.demos import emotion
+    from training.export import export_model
+
+    keras.utils.set_random_seed(0)
+    rows = emotion.sample_rows(60, seed=1)
+    train, test = rows["train.txt"], rows["test.txt"] + rows["val.txt"]
+    steps = TextSteps()
+    vocabulary = Vocabulary.build([tokenize(text, steps) for text, _ in train], 300)
+    x = np.concatenate([preprocess(text, steps, vocabulary, 16)[0] for text, _ in train])
+    y = np.array([emotion.LABELS.index(label) for _, label in train])
+    network = emotion.build_bilstm(
+        vocab_size=len(vocabulary), sequence_length=16, embedding_dim=16, lstm_units=8, dropout=0.1, pooling="max"
+    )
+    network.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    network.fit(x, y, epochs=12, batch_size=32, verbose=0)
+    out = tmp_path_factory.mktemp("text-export")
+    vocabulary.save(out / "vocabulary.json")
+    export_model(
+        network,
+        demo=emotion.DEMO,
+        version=1,
+        provenance=DataProvenance(source="sample", description="test", rows={"train": len(train)}),
+        splits={"labels": np.array(emotion.LABELS)},
+        out=out,
+        serving=out / "serving" / "1",
+        text_steps=steps.model_dump(),
+        vocabulary=vocabulary,
+    )
+    # typed the way people type: capitals, punctuation, typographic quotes, tabs and no-break spaces
+    texts = [text for text, _ in test] + ["I’M SO happy!!! — Really.", "i feel\tscared,\u00a0honestly…", "WHY?! angry"]
+    return out, texts
+
+
+@pytest.mark.slow
+def test_saved_model_takes_raw_text_and_answers_like_the_space(text_export) -> None:
+    import tensorflow as tf
+
+    from shared.text_classifier import TextClassifier
+    from training.parity import saved_model_text_parity
+
+    out, texts = text_export
+    spec = ModelSpec.load(out)
+    assert spec.input.saved_model_input == "text" and spec.signature_input == "token_ids"
+    model = tf.saved_model.load(str(out / "serving" / "1"))
+    serving = model.signatures["serving_default"]
+    assert list(serving.structured_input_signature[1]) == ["text"]
+    (probabilities,) = serving(text=tf.constant(texts)).values()
+    space = TextClassifier.from_artifact(out)
+    expected = np.array([[space.classify(text).confidences[label] for label in spec.labels] for text in texts])
+    assert np.array_equal(probabilities.numpy().argmax(axis=1), expected.argmax(axis=1))
+    assert np.abs(probabilities.numpy() - expected).max() < 1e-5
+    report = saved_model_text_parity(out / "serving" / "1", texts, spec.input, space.vocabulary, space.predictor)
+    assert report["ids_differ"] == 0 and report["agreement"] == 1.0
+
+
+@pytest.mark.slow
+def test_rest_metadata_says_what_tf_serving_takes(text_export) -> None:
+    from shared.adapters import TextAdapter
+    from shared.service import load_services
+
+    out, _ = text_export
+    adapter = TextAdapter(load_services(out)["emotion"])
+    signature = adapter.metadata()["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["text"]["dtype"] == "DT_STRING"
+    assert adapter.predict([{"text": "i feel so happy"}])[0] == adapter.predict(["i feel so happy"])[0]
+    ids_spec = ModelSpec.load(out).model_copy(deep=True)
+    ids_spec.input.saved_model_input = "token_ids"  # what a stemmed model's spec says
+    adapter.spec = ids_spec
+    signature = adapter.metadata()["signature_def"]["signature_def"]["serving_default"]
+    assert signature["inputs"]["token_ids"]["dtype"] == "DT_INT32"
+    assert "token ids" in adapter.metadata()["spacesuite"]["tf_serving_instances"]
+
+
+@pytest.mark.slow
+def test_stemmed_text_model_keeps_the_id_signature(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    from shared.text import TextSteps, Vocabulary
+    from training.demos import emotion
+    from training.export import export_model
+
+    network = emotion.build_bilstm(vocab_size=20, sequence_length=8, embedding_dim=4, lstm_units=2, dropout=0.1)
+    spec = export_model(
+        network,
+        demo=emotion.DEMO,
+        version=1,
+        provenance=DataProvenance(source="sample", description="test", rows={"train": 1}),
+        splits={"labels": np.array(emotion.LABELS)},
+        out=tmp_path,
+        serving=tmp_path / "serving" / "1",
+        text_steps=TextSteps(stem=True).model_dump(),
+        vocabulary=Vocabulary(["", "[UNK]", *[f"w{i}" for i in range(18)]]),
+    )
+    assert spec.input.saved_model_input == "token_ids"
+    serving = tf.saved_model.load(str(tmp_path / "serving" / "1")).signatures["serving_default"]
+    assert list(serving.structured_input_signature[1]) == ["token_ids"]

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
 
 import numpy as np
 
 from shared.artifact import DataProvenance, ImageInput, ModelSpec, TabularInput, TextInput, TextSteps
+from shared.text import Vocabulary
 from training.demos import Demo
 from training.io import load_splits, read_json, write_json
 from training.paths import VOCABULARY_FILE, DemoPaths
 from training.spec import CLASS_INDICES, feature_ranges
+from training.text_graph import TEXT_INPUT, export_text_saved_model, steps_without_tf_ops
 
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_quantized": "model_quant.tflite"}
 
@@ -34,7 +37,12 @@ def model_input(
     """What the exported model takes, read from the demo, the network's input shape and the training rows."""
     if demo.task == "text-classification":
         steps = TextSteps.model_validate(text_steps or {})
-        return TextInput(sequence_length=int(network.inputs[0].shape[1]), steps=steps, vocabulary=VOCABULARY_FILE)
+        return TextInput(
+            sequence_length=int(network.inputs[0].shape[1]),
+            steps=steps,
+            vocabulary=VOCABULARY_FILE,
+            saved_model_input="token_ids" if steps_without_tf_ops(steps) else TEXT_INPUT,
+        )
     if not demo.channels:
         return TabularInput(
             features=feature_ranges(list(demo.features), np.concatenate([splits["x_train"], splits["x_val"]]))
@@ -64,16 +72,26 @@ def export_model(
     serving: Path,
     notes: dict[str, str] | None = None,
     text_steps: dict | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> ModelSpec:
     """Write the SavedModel to `serving` and the .tflite files plus spec.json to `out`; return the spec.
 
-    A text model also gets the vocabulary the prepare stage built (`text_steps`: the `shared.text` steps).
+    A text model also gets the vocabulary the prepare stage built (`text_steps`: the `shared.text` steps); its
+    SavedModel takes raw strings (`training.text_graph`) unless a step has no TF op, and its .tflite token ids.
     """
     if serving.exists():
         shutil.rmtree(serving)
-    network.export(str(serving), verbose=False)
-    for role, filename in TFLITE_FILES.items():
-        (out / filename).write_bytes(convert_to_tflite(serving, quantize=role == "tflite_quantized"))
+    spec_input = model_input(demo, network, splits, text_steps)
+    takes_text = isinstance(spec_input, TextInput) and spec_input.saved_model_input == TEXT_INPUT
+    with tempfile.TemporaryDirectory() as scratch:
+        ids_model = Path(scratch) / "ids" if takes_text else serving  # LiteRT cannot run string ops
+        if takes_text:
+            if vocabulary is None:
+                raise ValueError("a text model that takes strings needs its vocabulary")
+            export_text_saved_model(network, vocabulary, spec_input.steps, serving)
+        network.export(str(ids_model), verbose=False)
+        for role, filename in TFLITE_FILES.items():
+            (out / filename).write_bytes(convert_to_tflite(ids_model, quantize=role == "tflite_quantized"))
     labels = [str(label) for label in splits["labels"]]
     files = dict(TFLITE_FILES)
     if demo.task == "text-classification":
@@ -84,7 +102,7 @@ def export_model(
         task=demo.task,
         labels=labels,
         target=demo.target,
-        input=model_input(demo, network, splits, text_steps),
+        input=spec_input,
         signature_input=network.inputs[0].name,
         files=files,
         data=provenance,
@@ -108,8 +126,12 @@ def main(demo: Demo, section) -> None:
     network = keras.models.load_model(paths.keras_model)
     provenance = DataProvenance.model_validate(read_json(paths.provenance))
     paths.export.mkdir(parents=True, exist_ok=True)
+    vocabulary = None
     if text_steps is not None:
         shutil.copy2(paths.vocabulary, paths.export / VOCABULARY_FILE)
+        vocabulary = Vocabulary.load(paths.vocabulary)
+        if missing := steps_without_tf_ops(TextSteps.model_validate(text_steps)):
+            print(f"export {name}: no TF op for {' and '.join(missing)}: the SavedModel takes token ids, not text")
     spec = export_model(
         network,
         demo=demo,
@@ -120,6 +142,8 @@ def main(demo: Demo, section) -> None:
         serving=paths.serving(version),
         notes=notes,
         text_steps=text_steps,
+        vocabulary=vocabulary,
     )
     sizes = ", ".join(f"{f} {(paths.export / f).stat().st_size / 1024:.0f} KiB" for f in spec.files.values())
-    print(f"export {name}: SavedModel {paths.serving(version)}, {sizes}")
+    takes = getattr(spec.input, "saved_model_input", "")
+    print(f"export {name}: SavedModel {paths.serving(version)}" + (f" (takes {takes})" if takes else "") + f", {sizes}")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from shared.artifact import TextInput
 from shared.predictor import Predictor
+from shared.text import Vocabulary, check_text, tokenize
 from training.demos import Demo
 from training.io import load_splits, write_json
 from training.params import ParityParams, RegressionParityParams
 from training.paths import DemoPaths
+from training.text_graph import TEXT_INPUT, TOKENIZE_SIGNATURE
 
 
 class ParityError(RuntimeError):
@@ -64,6 +69,48 @@ def check(report: dict, parity: ParityParams | RegressionParityParams) -> None:
                 )
 
 
+def saved_model_text_parity(
+    serving: Path, texts: list[str], spec_input: TextInput, vocabulary: Vocabulary, tflite: Predictor
+) -> dict:
+    """Run the SavedModel that takes strings on every text: its token ids against `shared.text`'s, its
+    probabilities against `shared.text` + the float .tflite (what the Space answers)."""
+    import tensorflow as tf
+
+    model = tf.saved_model.load(str(serving))
+    token_lists = [tokenize(check_text(text), spec_input.steps) for text in texts]
+    expected_ids = vocabulary.encode_batch(token_lists, spec_input.sequence_length)
+    graph_ids, probabilities = [], []
+    for start in range(0, len(texts), 256):
+        batch = tf.constant(texts[start : start + 256])
+        graph_ids.append(next(iter(model.signatures[TOKENIZE_SIGNATURE](**{TEXT_INPUT: batch}).values())).numpy())
+        probabilities.append(next(iter(model.signatures["serving_default"](**{TEXT_INPUT: batch}).values())).numpy())
+    differ = np.flatnonzero(np.any(np.concatenate(graph_ids) != expected_ids, axis=1))
+    reference = predict_in_batches(tflite, expected_ids)
+    candidate = np.concatenate(probabilities)
+    return {
+        "rows": len(texts),
+        "ids_differ": len(differ),
+        "first_differing_text": texts[differ[0]] if len(differ) else None,
+        "agreement": float(np.mean(reference.argmax(axis=1) == candidate.argmax(axis=1))),
+        "max_abs_diff": float(np.max(np.abs(reference - candidate))),
+    }
+
+
+def check_saved_model_text(report: dict, parity: ParityParams) -> None:
+    """Raise ParityError when the SavedModel's text steps tokenize any test text differently from `shared.text`,
+    or its answers agree with the Space's (.tflite float) on fewer texts than `parity.min_agreement`."""
+    if report["ids_differ"]:
+        raise ParityError(
+            f"the SavedModel's text steps give other token ids than shared.text on {report['ids_differ']} of "
+            f"{report['rows']} test texts, e.g. {report['first_differing_text']!r}"
+        )
+    if report["agreement"] < parity.min_agreement:
+        raise ParityError(
+            f"the SavedModel taking text agrees with shared.text + .tflite on {report['agreement']:.4f} of test "
+            f"texts, below parity.min_agreement = {parity.min_agreement}"
+        )
+
+
 def main(demo: Demo, parity: ParityParams | RegressionParityParams) -> None:
     """Run the stage for a Keras demo; raise ParityError when it misses the thresholds."""
     import keras
@@ -83,10 +130,29 @@ def main(demo: Demo, parity: ParityParams | RegressionParityParams) -> None:
         for kind in ("float", "quantized")
     }
     report["rows"] = len(y_true)
+    spec = Predictor.from_artifact(paths.export).spec
+    text_graph = isinstance(spec.input, TextInput) and spec.input.saved_model_input == TEXT_INPUT
+    if text_graph:
+        vocabulary = Vocabulary.load(paths.export / spec.input.vocabulary)
+        report["saved_model_text"] = saved_model_text_parity(
+            paths.serving(spec.version),
+            [str(text) for text in splits["text_test"]],
+            spec.input,
+            vocabulary,
+            Predictor.from_artifact(paths.export),
+        )
     write_json(paths.metrics / "parity.json", report)
     key = "agreement" if demo.is_classifier else "max_abs_diff"
     print(
         f"parity {name}: float {key} {report['float'][key]:.4f}, "
         f"quantized {key} {report['quantized'][key]:.4f} on {len(y_true)} test rows"
     )
+    if text_graph:
+        text = report["saved_model_text"]
+        print(
+            f"parity {name}: SavedModel on raw text: token ids as shared.text on "
+            f"{text['rows'] - text['ids_differ']}/{text['rows']} texts, agreement with .tflite {text['agreement']:.4f}"
+        )
     check(report, parity)
+    if text_graph:
+        check_saved_model_text(report["saved_model_text"], parity)

@@ -10,12 +10,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from shared.artifact import ModelSpec, TextInput
 from shared.constants import TFJS_PYTHON
 from training.paths import DemoPaths
 
 
-def convert_to_tfjs(saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON) -> None:
-    """Run `tensorflowjs_converter --input_format=tf_saved_model` on `saved_model`, writing into `out`.
+def convert_to_tfjs(
+    saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON, signature: str = "serving_default"
+) -> None:
+    """Run `tensorflowjs_converter --input_format=tf_saved_model` on `saved_model`'s `signature`, writing into `out`.
 
     Raises:
         FileNotFoundError: the converter environment is missing (the message says how to make it).
@@ -31,7 +34,7 @@ def convert_to_tfjs(saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON)
     command = [
         str(python), "-m", "tensorflowjs.converters.converter",
         "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
-        "--signature_name=serving_default", "--saved_model_tags=serve",
+        f"--signature_name={signature}", "--saved_model_tags=serve",
         str(saved_model), str(out),
     ]  # fmt: skip
     subprocess.run(command, check=True, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
@@ -40,6 +43,9 @@ def convert_to_tfjs(saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON)
 def main(demo: str, version: int) -> None:
     """Run the stage for `demo`: write build/<demo>/tfjs/model.json and its weight shards."""
     paths = DemoPaths(demo)
-    convert_to_tfjs(paths.serving(version), paths.tfjs)
+    spec_input = ModelSpec.load(paths.export).input
+    # a SavedModel that takes text has string ops TF.js lacks: convert its ids signature, what the .tflite takes
+    takes_text = isinstance(spec_input, TextInput) and spec_input.saved_model_input == "text"
+    convert_to_tfjs(paths.serving(version), paths.tfjs, signature="token_ids" if takes_text else "serving_default")
     size = sum(f.stat().st_size for f in paths.tfjs.iterdir()) / 1024
     print(f"tfjs {demo}: {paths.tfjs}/model.json ({size:.0f} KiB)")
