@@ -9,9 +9,23 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, mean_absolute_error, precision_recall_fscore_support, r2_score
 
-from shared.artifact import Target
+from shared.artifact import DataProvenance, Target
+from shared.text import TextSteps, Vocabulary
+from training.baseline import (
+    ALL,
+    BLESSING_FILE,
+    BRIGHTNESS_EDGES,
+    SLICES_FILE,
+    WORD_EDGES,
+    brightness,
+    buckets,
+    classification_slices,
+    compare,
+    find_baseline,
+    word_counts,
+)
 from training.demos import Demo
-from training.io import load_splits, write_json
+from training.io import load_splits, read_json, write_json
 from training.params import BlessParams
 from training.paths import DemoPaths
 
@@ -108,6 +122,25 @@ def write_pairs(path: Path, header: tuple[str, str], pairs) -> None:
         writer.writerows(pairs)
 
 
+def test_slices(demo: Demo, splits: dict[str, np.ndarray], predicted: np.ndarray) -> dict[str, dict[str, float]]:
+    """The test split's scores as a whole and per slice (`training.baseline`): each class, and length buckets for a
+    text model or brightness buckets for an image model; a regressor's whole split only."""
+    y_test = splits["y_test"]
+    if not demo.is_classifier:
+        return {ALL: regression_metrics(y_test, predicted) | {"rows": len(y_test)}}
+    groups: dict[str, list[str]] = {}
+    paths = DemoPaths(demo.name)
+    if demo.task == "text-classification":
+        steps = TextSteps.model_validate(read_json(paths.text_steps))
+        words = word_counts([str(t) for t in splits["text_test"]], steps, Vocabulary.load(paths.vocabulary))
+        groups["words"] = buckets(words, WORD_EDGES, "words")
+    elif demo.channels:
+        values = brightness(demo.inputs(splits["x_test"]))
+        groups["brightness"] = buckets(values, BRIGHTNESS_EDGES, "brightness", "{:.2f}")
+    labels = [str(label) for label in splits["labels"]]
+    return classification_slices(y_test, predicted, labels, groups)
+
+
 def blessing(test: dict[str, float], bless: BlessParams) -> dict:
     """The TFX-Evaluator-style verdict: blessed only when every test score meets its threshold in params (the ones
     that apply: accuracy and macro-F1 for a classifier, RMSE for a regressor)."""
@@ -151,13 +184,37 @@ def main(demo: Demo, bless: BlessParams) -> None:
         plot_predicted_vs_actual(y_test, test_output, paths.plots / "predictions.png", unit_of(demo.target))
         summary = f"test RMSE {report['test']['rmse']:.4f}, R² {report['test']['r2']:.4f}"
     print(f"evaluate {name}: {summary} on {report['test']['rows']} rows")
-    write_blessing(name, report["test"], bless)
+    write_blessing(name, report["test"], bless, test_slices(demo, splits, test_output))
 
 
-def write_blessing(name: str, test: dict[str, float], bless: BlessParams) -> dict:
-    """Write metrics/<demo>/blessing.json for these test metrics and say the verdict; return it."""
+def write_blessing(name: str, test: dict[str, float], bless: BlessParams, slices: dict[str, dict[str, float]]) -> dict:
+    """Write metrics/<demo>/slices.json and blessing.json: the thresholds' verdict, and the comparison with the
+    last blessed model's committed slices (`training.baseline`); say the verdict and return it."""
+    paths = DemoPaths(name)
+    source = DataProvenance.model_validate(read_json(paths.provenance)).source
+    write_json(paths.metrics / SLICES_FILE, {"data_source": source, "test": slices})
     verdict = blessing(test, bless)
-    write_json(DemoPaths(name).metrics / "blessing.json", verdict)
+    found = find_baseline(paths.metrics, bless.baseline) if bless.baseline else None
+    if found is None:
+        why = f"no blessed model with slices up to {bless.baseline}" if bless.baseline else "bless.baseline: null"
+        verdict["baseline"] = {"compared": False, "why": why}
+    elif found.data_source != source:
+        why = f"the last blessed model ({found.commit[:8]}) learned from {found.data_source} data, this from {source}"
+        verdict["baseline"] = {"compared": False, "why": why}
+    else:
+        failures = compare(slices, found.slices, tolerance=bless.tolerance, min_rows=bless.min_slice_rows)
+        verdict["failures"] += failures
+        verdict["blessed"] = not verdict["failures"]
+        failed = sorted({line.split(":")[0].removeprefix("slice ") for line in failures})
+        verdict["baseline"] = {
+            "compared": True,
+            "commit": found.commit,
+            "tolerance": bless.tolerance,
+            "failed_slices": failed,
+        }
+    write_json(paths.metrics / BLESSING_FILE, verdict)
     said = "blessed" if verdict["blessed"] else "NOT blessed: " + "; ".join(verdict["failures"])
-    print(f"evaluate {name}: {said}")
+    compared = verdict["baseline"]
+    against = f"against {compared['commit'][:8]} on {len(slices)} slices" if compared["compared"] else compared["why"]
+    print(f"evaluate {name}: {said} ({against})")
     return verdict

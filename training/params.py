@@ -101,6 +101,15 @@ class BlessParams(Strict):
     min_accuracy: float = Field(0.0, ge=0, le=1, description="classifiers")
     min_f1_macro: float = Field(0.0, ge=0, le=1, description="classifiers")
     max_rmse: float | None = Field(None, gt=0, description="regressors, in the model's own units")
+    baseline: str | None = Field(
+        "HEAD",
+        description="git revision from which the last blessed model's committed metrics/<model>/slices.json is "
+        "searched back; null: thresholds only",
+    )
+    tolerance: float = Field(
+        0.02, ge=0, le=1, description="how much worse than the baseline a score may be (absolute; relative for RMSE)"
+    )
+    min_slice_rows: int = Field(50, ge=1, description="a slice with fewer test rows (either side) is not compared")
 
 
 class ExportParams(Strict):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.artifact import DataProvenance, ModelSpec, TabularInput
+from training.baseline import classification_slices
 from training.demos import Demo
 from training.evaluate import classification_metrics, plot_confusion, write_blessing, write_pairs
 from training.io import load_splits, read_json, write_json
@@ -108,6 +109,7 @@ def evaluate(demo: Demo, section: SklearnSection) -> dict:
         (paths.plots / "candidates").mkdir(parents=True, exist_ok=True)
         plot_confusion(splits["y_test"], test_predicted, labels, paths.plots / "candidates" / f"{name}.png")
         if name == selection["selected"]:
+            kept_predicted = test_predicted
             pairs = ((labels[a], labels[p]) for a, p in zip(splits["y_test"], test_predicted, strict=True))
             write_pairs(paths.plots / "confusion.csv", ("actual", "predicted"), pairs)
             shutil.copy2(paths.plots / "candidates" / f"{name}.png", paths.plots / "confusion.png")
@@ -118,7 +120,8 @@ def evaluate(demo: Demo, section: SklearnSection) -> dict:
         test = splits_metrics["test"]
         marker = " (kept)" if name == best else ""
         print(f"evaluate {demo.name}: {name}{marker} test accuracy {test['accuracy']:.4f}, F1 {test['f1_macro']:.4f}")
-    write_blessing(demo.name, report["test"], section.bless)
+    slices = classification_slices(splits["y_test"], kept_predicted, labels)
+    write_blessing(demo.name, report["test"], section.bless, slices)
     return report
 
 
