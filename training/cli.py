@@ -126,11 +126,16 @@ def data_which() -> None:
 
 @app.command()
 @_known_errors
-def ingest(model: Model) -> None:
-    """Validate the raw files of a model and keep them as one array file."""
+def ingest(
+    model: Model,
+    accept_schema: Annotated[
+        bool, typer.Option("--accept-schema", help="take the new data's schema as schemas/<model>/<source>.yaml")
+    ] = False,
+) -> None:
+    """Validate the raw files of a model against its schema and keep them as one array file, with statistics."""
     from training import ingest as stage
 
-    stage.main(demo(model), load_params().model(model).data)
+    stage.main(demo(model), load_params().model(model).data, accept_schema=accept_schema)
 
 
 @app.command()

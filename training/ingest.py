@@ -17,6 +17,18 @@ from training.demos import Demo, Ingested
 from training.io import sha256, write_json, write_npz
 from training.params import DataParams
 from training.paths import DemoPaths
+from training.schema import (
+    SchemaAnomalies,
+    anomalies,
+    file_anomalies,
+    infer,
+    load_schema,
+    profile,
+    raw_columns,
+    save_schema,
+    schema_path,
+    write_statistics,
+)
 from training.sources import origin
 
 HINTS = {
@@ -63,12 +75,38 @@ def _digest_of(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def main(demo: Demo, data: DataParams) -> None:
-    """Run the stage for a demo: validate the raw files, then write dataset.npz and provenance.json."""
+def refuse(model: str, source: str, path, lines: list[str]) -> SchemaAnomalies:
+    """The error that stops ingest: every anomaly on its own line, and how to accept the change."""
+    listed = "\n".join(f"  - {line}" for line in lines)
+    return SchemaAnomalies(
+        f"{model}: the {source} data breaks its schema {path} ({len(lines)} anomal{'y' if len(lines) == 1 else 'ies'}):"
+        f"\n{listed}\nIf the change is intended: `spacesuite ingest {model} --accept-schema`, then commit {path}."
+    )
+
+
+def main(demo: Demo, data: DataParams, *, accept_schema: bool = False) -> None:
+    """Run the stage for a demo: check the raw files against the kept schema, validate every row, check the rows'
+    statistics against the schema (or accept the new schema), then write dataset.npz, provenance.json and the
+    statistics report."""
     paths = DemoPaths(demo.name)
-    ingested, provenance = ingest(demo, source_folder(paths, data), data)
+    folder = source_folder(paths, data)
+    path = schema_path(demo.name, data.source)
+    kept = None if accept_schema else load_schema(path)
+    files = raw_columns(folder) if folder.is_dir() else {}
+    if kept is not None and (lines := file_anomalies(kept, files)):
+        raise refuse(demo.name, data.source, path, lines)  # before the reader, whose message would be less clear
+    ingested, provenance = ingest(demo, folder, data)
+    table = profile(demo, ingested)
+    if kept is None:
+        save_schema(infer(table, files), path, model=demo.name, source=data.source)
+        why = "accepted (--accept-schema)" if accept_schema else "inferred (none was kept for this source)"
+        print(f"ingest {demo.name}: schema {why}: {path}; commit it")
+    elif lines := anomalies(kept, table, files):
+        raise refuse(demo.name, data.source, path, lines)
+    write_statistics(table, paths.dataset.parent)
     write_npz(
         paths.dataset, x=ingested.x, y=ingested.y, labels=np.array(ingested.labels, dtype=str), fold=ingested.fold
     )
     write_json(paths.provenance, provenance.model_dump())
     print(f"ingest {demo.name}: {len(ingested.y)} rows from {provenance.source} ({', '.join(provenance.files)})")
+    print(f"ingest {demo.name}: statistics {paths.dataset.parent / 'statistics.html'}")

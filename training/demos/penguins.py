@@ -41,7 +41,8 @@ _LOOKS = {
 
 def read(folder: Path, data: DataParams) -> Ingested:
     """`penguins.csv` (`NA` for a missing value): the six features (a category as its choice's index, missing as
-    NaN) and the species."""
+    NaN) and the species. A species beyond the three known ones is read as a new class after them: the data's schema
+    (`training.schema`) stops ingest on it until the change is accepted."""
     path = Path(folder) / FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
@@ -51,16 +52,17 @@ def read(folder: Path, data: DataParams) -> Ingested:
         dtypes={**dict.fromkeys(numbers, "float64"), "species": "str", "island": "str", "sex": "str"},
         ranges={"bill_length_mm": (10, 100), "bill_depth_mm": (5, 40), "flipper_length_mm": (100, 300),
                 "body_mass_g": (1000, 10000), "year": (2000, 2100)},
-        allowed={"species": LABELS, "island": ISLANDS, "sex": SEXES},
+        allowed={"island": ISLANDS, "sex": SEXES},
     )  # fmt: skip
+    labels = LABELS + sorted(set(frame["species"]) - set(LABELS))
 
     def code(column: str, choices: list[str]):  # a choice's index; a missing value stays NaN
         return frame[column].map({choice: index for index, choice in enumerate(choices)})
 
     x = np.column_stack([code("island", ISLANDS), *(frame[n] for n in numbers), code("sex", SEXES)]).astype(np.float32)
-    y = code("species", LABELS).to_numpy(np.int64)
-    rows = {label: int((y == index).sum()) for index, label in enumerate(LABELS)}
-    return Ingested(x, y, LABELS, np.zeros(len(y), dtype=np.int8), [path], rows)
+    y = code("species", labels).to_numpy(np.int64)
+    rows = {label: int((y == index).sum()) for index, label in enumerate(labels)}
+    return Ingested(x, y, labels, np.zeros(len(y), dtype=np.int8), [path], rows)
 
 
 def write_sample(folder: Path, data: PenguinData, seed: int) -> list[Path]:
