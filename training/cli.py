@@ -166,6 +166,28 @@ def train(model: Model) -> None:
 
 @app.command()
 @_known_errors
+def tune(
+    model: Model,
+    trials: Annotated[int | None, typer.Option(min=1, help="number of trials (default: <model>.tune.trials)")] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply/--no-apply", help="`dvc exp apply` the best trial at the end (else the last stays)")
+    ] = True,
+) -> None:
+    """Search `<model>.tune.space` in params.yaml, each trial a DVC experiment (`dvc exp show` ranks them)."""
+    from training import tune as stage
+
+    params = load_params()
+    found, section = demo(model), params.model(model)
+    if section.tune is None:
+        raise KeyError(f"params.yaml has no {found.section}.tune: declare the space to search there")
+    raw = (params.model_extra or {})[found.section]
+    stage.main(
+        found, found.section, raw, section.tune, params.base.seed, trials=trials or section.tune.trials, apply=apply
+    )
+
+
+@app.command()
+@_known_errors
 def evaluate(model: Model) -> None:
     """Score a model on every split; write metrics, the test split's plots and the blessing."""
     found, section = demo(model), load_params().model(model)

@@ -132,13 +132,46 @@ class RegressionParityParams(Strict):
     max_abs_diff_quantized: float = Field(0.1, gt=0)
 
 
+class TuneRange(Strict):
+    """A numeric range to search: floats, or integers with `integer`; on a log scale with `log`."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TuneRange:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log range must start above 0")
+        return self
+
+
+class TuneParams(Strict):
+    """`spacesuite tune <model>`: each trial is a DVC experiment; Optuna chooses the next trial from those before.
+
+    `space` maps a key of this demo's section (`model.lstm_units`, `train.learning_rate`) to a list of choices or
+    a range. Trials are ranked by `metric` of `metrics/<model>/evaluate.json` (the val split: the test split stays
+    for the final report).
+    """
+
+    trials: int = Field(10, ge=1)
+    metric: str = Field("val.f1_macro", pattern=r"^(train|val|test)\.\w+$")
+    direction: Literal["maximize", "minimize"] = "maximize"
+    space: dict[str, list[float | int | str | bool] | TuneRange] = Field(min_length=1)
+
+
 class DemoSection(Strict):
-    """What every demo's section has: its data, its split, its export and the blessing thresholds."""
+    """What every demo's section has: its data, its split, its export and the blessing thresholds, and what
+    `spacesuite tune` may search."""
 
     data: DataParams
     prepare: PrepareParams
     export: ExportParams
     bless: BlessParams = BlessParams()
+    tune: TuneParams | None = None
 
 
 class KerasSection(DemoSection):

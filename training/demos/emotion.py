@@ -459,6 +459,7 @@ DEMO = Demo(
         "model": {"embedding_dim": 32, "lstm_units": 16, "pooling": "max"},
         "train": {"epochs": 20, "learning_rate": 0.01},
         "parity": {"min_agreement": 0.9, "min_agreement_quantized": 0.8},
+        "tune": {"trials": 2, "space": {"model.lstm_units": [8, 16]}},  # two cheap trials (tests/test_tune.py)
     },
     floor={"accuracy": 0.6},
 )

@@ -1,0 +1,79 @@
+"""`spacesuite tune`: every trial a DVC experiment, ranked by `dvc exp show`, the best taken by `dvc exp apply`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, run
+
+METRIC = "metrics/emotion/evaluate.json:val.f1_macro"
+
+
+def only_model(repo: Path, name: str) -> None:
+    """Keep only `name`'s stages in the copy's dvc.yaml and dvc.lock.
+
+    DVC reads the whole pipeline and rewrites the whole lock file for each stage it runs: the other models' stages
+    would triple the time of every trial, and the search runs none of them.
+    """
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())
+    for group in pipeline["vars"]:
+        for key, members in group.items():
+            group[key] = {member: value for member, value in members.items() if member == name}
+    kept = {key for group in pipeline["vars"] for key, members in group.items() if members}
+    pipeline["stages"] = {
+        stage: body for stage, body in pipeline["stages"].items() if str(body.get("foreach", "")).strip("${}") in kept
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    lock["stages"] = {stage: body for stage, body in lock["stages"].items() if stage.endswith(f"@{name}")}
+    (repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+
+
+@pytest.mark.slow
+def test_tune_leaves_ranked_dvc_experiments(tiny_repo: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_repo, repo, symlinks=True)  # experiments change the workspace: not the shared run's
+    only_model(repo, "emotion")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["emotion"]["train"]["epochs"] = 2  # the search is under test, not the model: keep each trial short
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    result = run(["spacesuite", "tune", "emotion"], repo, timeout=600)  # tiny params: emotion.tune.trials is 2
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 trials by val.f1_macro (maximize)" in result.stdout
+    best = result.stdout.split("applied the best, ")[1].split(":")[0]
+
+    shown = run(["dvc", "exp", "show", "--csv", "--sort-by", METRIC, "--sort-order", "desc"], repo)
+    assert shown.returncode == 0, shown.stderr
+    rows = [row for row in csv.DictReader(io.StringIO(shown.stdout)) if row["Experiment"].startswith("emotion-")]
+    assert len(rows) == 2 and rows[0]["Experiment"] == best  # ranked best first
+    assert float(rows[0][METRIC]) >= float(rows[1][METRIC])
+    tried = {float(row["emotion.model.lstm_units"]) for row in rows}
+    assert tried <= {8, 16}  # the tiny space (training/demos/emotion.py)
+
+    applied = yaml.safe_load((repo / "params.yaml").read_text())["emotion"]  # `dvc exp apply <best>` at the end
+    assert applied["train"]["learning_rate"] == float(rows[0]["emotion.train.learning_rate"])
+    assert applied["model"]["dropout"] == float(rows[0]["emotion.model.dropout"])
+
+
+@pytest.mark.parametrize(
+    ("space", "named"),
+    [
+        ({"model.lstm_unit": [8, 16]}, "emotion.tune.space names 'model.lstm_unit'"),
+        ({"model.dropout": {"low": 1.2, "high": 1.5}}, "model.dropout"),  # the demo's params refuse it: before a run
+    ],
+)
+def test_a_space_outside_the_params_schema_is_named(tmp_path: Path, space: dict, named: str) -> None:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["emotion"]["tune"]["space"] = space
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    result = run(["spacesuite", "tune", "emotion"], tmp_path)
+    assert result.returncode == 1
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr and "trial 1/" not in result.stdout
