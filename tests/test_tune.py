@@ -42,7 +42,8 @@ def test_tune_leaves_ranked_dvc_experiments(tiny_repo: Path, tmp_path: Path) -> 
     only_model(repo, "emotion")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["emotion"]["train"]["epochs"] = 2  # the search is under test, not the model: keep each trial short
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = yaml.safe_dump(params, sort_keys=False)
+    (repo / "params.yaml").write_text(before)
 
     result = run(["spacesuite", "tune", "emotion"], repo, timeout=600)  # tiny params: emotion.tune.trials is 2
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -57,7 +58,10 @@ def test_tune_leaves_ranked_dvc_experiments(tiny_repo: Path, tmp_path: Path) -> 
     tried = {float(row["emotion.model.lstm_units"]) for row in rows}
     assert tried <= {8, 16}  # the tiny space (training/demos/emotion.py)
 
-    applied = yaml.safe_load((repo / "params.yaml").read_text())["emotion"]  # `dvc exp apply <best>` at the end
+    after = (repo / "params.yaml").read_text()  # `dvc exp apply <best>` at the end
+    changed = [line for line, was in zip(after.splitlines(), before.splitlines(), strict=True) if line != was]
+    assert 1 <= len(changed) <= 3  # the tuned values only: the file's layout is kept
+    applied = yaml.safe_load(after)["emotion"]
     assert applied["train"]["learning_rate"] == float(rows[0]["emotion.train.learning_rate"])
     assert applied["model"]["dropout"] == float(rows[0]["emotion.model.dropout"])
 

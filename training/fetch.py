@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -483,8 +484,8 @@ def pin_checksums(params_path: Path, model: str, observed: Mapping[PinPath, str]
     return len(edits)
 
 
-def set_yaml_values(text: str, values: Mapping[tuple[int | str, ...], str | None]) -> str:
-    """Replace the scalar at each path of a YAML document with a string (or null), leaving every other byte as it was.
+def set_yaml_values(text: str, values: Mapping[tuple[int | str, ...], str | float | bool | None]) -> str:
+    """Replace the scalar at each path of a YAML document with a value (or null), leaving every other byte as it was.
 
     Raises:
         KeyError: a path is not in the document, or does not end at a scalar.
@@ -524,10 +525,15 @@ def _node_at(root: yaml.Node | None, where: tuple[int | str, ...]) -> yaml.Node:
     return node
 
 
-def _scalar(value: str | None) -> str:
-    """`value` as a YAML scalar: plain when that reads back as the same string, else double-quoted."""
+def _scalar(value: str | float | bool | None) -> str:
+    """`value` as a YAML scalar: a string plain when that reads back as the same string, else double-quoted; a float
+    without an exponent (PyYAML reads `1e-05` as a string)."""
     if value is None:
         return "null"
+    if isinstance(value, bool | int):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
     plain = re.fullmatch(r"[A-Za-z0-9_./+-][A-Za-z0-9_./:+%-]*", value) is not None
     return value if plain and yaml.safe_load(value) == value else json.dumps(value)
 

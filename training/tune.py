@@ -2,7 +2,8 @@
 
 The space is `<section>.tune.space` in params.yaml: keys of the demo's own section (`model.lstm_units`,
 `train.learning_rate`), each a list of choices or a range. Optuna (TPE, seeded with `base.seed`) asks for a trial,
-`dvc exp run <evaluate stage> --name <model>-<session>-<k> -S <section>.<key>=<value> ...` runs it in the workspace
+its values are written into params.yaml in place (every other byte kept: DVC's own `-S` would rewrite the whole
+file in its own layout), `dvc exp run <evaluate stage> --name <model>-<session>-<k>` runs it in the workspace
 (only the stages that model's evaluation needs; DVC records the params, metrics and outputs as an experiment), the
 trial's `tune.metric` from `metrics/<model>/evaluate.json` goes back to Optuna, and the next trial is asked for.
 Trials are ranked on the val split: the test split stays for the report. `dvc exp show` ranks them, and the best is
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from training.demos import Demo
-from training.params import TuneParams, TuneRange
+from training.fetch import set_yaml_values
+from training.params import PARAMS_FILE, TuneParams, TuneRange
 from training.paths import DemoPaths
 
 
@@ -65,9 +67,10 @@ def suggest(trial: Any, key: str, spec: list | TuneRange) -> Any:
     return float(f"{trial.suggest_float(key, spec.low, spec.high, log=spec.log):.3g}")
 
 
-def set_value(section: str, key: str, value: Any) -> str:
-    """DVC's `-S` argument for one value (`-S` reads the value as YAML)."""
-    return f"{section}.{key}={value if isinstance(value, str) else json.dumps(value)}"
+def write_values(params_file: Path, section: str, values: dict[str, Any]) -> None:
+    """Set each dotted key of `section` in params.yaml to its value, leaving every other byte of the file as it was."""
+    edits = {(section, *key.split(".")): value for key, value in values.items()}
+    params_file.write_text(set_yaml_values(params_file.read_text(encoding="utf-8"), edits), encoding="utf-8")
 
 
 def read_metric(metrics_file: Path, metric: str) -> float:
@@ -76,7 +79,9 @@ def read_metric(metrics_file: Path, metric: str) -> float:
     return float(json.loads(Path(metrics_file).read_text(encoding="utf-8"))[split][name])
 
 
-def tune(demo: Demo, section_name: str, raw_section: dict, tune_params: TuneParams, seed: int, *, trials: int):
+def tune(
+    demo: Demo, section_name: str, raw_section: dict, tune_params: TuneParams, seed: int, *, trials: int
+) -> list[Trial]:
     """Run `trials` trials as DVC experiments in the workspace; return them best first.
 
     Raises:
@@ -99,8 +104,8 @@ def tune(demo: Demo, section_name: str, raw_section: dict, tune_params: TunePara
         name = f"{demo.name}-{session}-{number}"
         shown = ", ".join(f"{key}={value}" for key, value in values.items())
         print(f"tune {demo.name}: trial {number}/{trials} {name}: {shown}", flush=True)
+        write_values(PARAMS_FILE, section_name, values)
         command = ["dvc", "exp", "run", stage_of(demo), "--name", name]
-        command += [arg for key, value in values.items() for arg in ("-S", set_value(section_name, key, value))]
         if subprocess.run(command, check=False).returncode != 0:
             raise RuntimeError(
                 f"tune {demo.name}: trial {number} failed (`{' '.join(command)}`, output above); "
@@ -131,7 +136,10 @@ def main(
     print(f"compare: dvc exp show --sort-by {metrics_file.as_posix()}:{tune_params.metric} --sort-order {order}")
     if apply:
         if subprocess.run(["dvc", "exp", "apply", best], check=False).returncode != 0:
-            raise RuntimeError(f"tune {demo.name}: `dvc exp apply {best}` failed (output above)")
+            raise RuntimeError(
+                f"tune {demo.name}: `dvc exp apply {best}` failed (output above): it checks out every output the "
+                "experiment's dvc.lock names, so the cache must hold them (`dvc pull`, or `dvc repro` first)"
+            )
         print(f"tune {demo.name}: applied the best, {best}: `dvc repro`, then commit params.yaml, dvc.lock, metrics/")
     else:
         print(f"take the best: dvc exp apply {best}   (then dvc repro, and commit params.yaml, dvc.lock, metrics/)")
