@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from shared.classifier import ImageClassifier
 from shared.errors import ArtifactError, InputError
 from shared.predictor import Predictor
 from training.demos import sign_language
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,18 @@ def test_saved_model_takes_raw_text_and_answers_like_the_space(text_export) -> N
     assert np.abs(probabilities.numpy() - expected).max() < 1e-5
     report = saved_model_text_parity(out / "serving" / "1", texts, spec.input, space.vocabulary, space.predictor)
     assert report["ids_differ"] == 0 and report["agreement"] == 1.0
+
+
+@pytest.mark.slow
+def test_a_model_that_takes_text_still_converts_to_tfjs(text_export, tmp_path: Path) -> None:
+    """The string ops and lookup tables of the text SavedModel are not TF.js's: the tfjs stage converts the network
+    alone (ids in), which export writes beside it; the converter runs in its own environment, for real."""
+    from training.tfjs import TOKEN_IDS_MODEL, convert_to_tfjs
+
+    out, _ = text_export
+    convert_to_tfjs(out / TOKEN_IDS_MODEL, tmp_path / "tfjs", python=REPO / ".venv-tfjs" / "bin" / "python")
+    graph = json.loads((tmp_path / "tfjs" / "model.json").read_text())
+    assert graph["format"] == "graph-model" and graph["weightsManifest"]
 
 
 @pytest.mark.slow

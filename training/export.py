@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from training.io import load_splits, read_json, write_json
 from training.paths import VOCABULARY_FILE, DemoPaths
 from training.spec import CLASS_INDICES, feature_ranges
 from training.text_graph import TEXT_INPUT, export_text_saved_model, steps_without_tf_ops
+from training.tfjs import TOKEN_IDS_MODEL
 
 TFLITE_FILES = {"tflite": "model.tflite", "tflite_quantized": "model_quant.tflite"}
 
@@ -79,19 +79,20 @@ def export_model(
     A text model also gets the vocabulary the prepare stage built (`text_steps`: the `shared.text` steps); its
     SavedModel takes raw strings (`training.text_graph`) unless a step has no TF op, and its .tflite token ids.
     """
-    if serving.exists():
-        shutil.rmtree(serving)
+    for stale in (serving, out / TOKEN_IDS_MODEL):
+        if stale.exists():
+            shutil.rmtree(stale)
     spec_input = model_input(demo, network, splits, text_steps)
     takes_text = isinstance(spec_input, TextInput) and spec_input.saved_model_input == TEXT_INPUT
-    with tempfile.TemporaryDirectory() as scratch:
-        ids_model = Path(scratch) / "ids" if takes_text else serving  # LiteRT cannot run string ops
-        if takes_text:
-            if vocabulary is None:
-                raise ValueError("a text model that takes strings needs its vocabulary")
-            export_text_saved_model(network, vocabulary, spec_input.steps, serving)
-        network.export(str(ids_model), verbose=False)
-        for role, filename in TFLITE_FILES.items():
-            (out / filename).write_bytes(convert_to_tflite(ids_model, quantize=role == "tflite_quantized"))
+    # LiteRT and TF.js cannot run string ops (nor TF.js the lookup tables): they get the network alone, ids in
+    ids_model = out / TOKEN_IDS_MODEL if takes_text else serving
+    if takes_text:
+        if vocabulary is None:
+            raise ValueError("a text model that takes strings needs its vocabulary")
+        export_text_saved_model(network, vocabulary, spec_input.steps, serving)
+    network.export(str(ids_model), verbose=False)
+    for role, filename in TFLITE_FILES.items():
+        (out / filename).write_bytes(convert_to_tflite(ids_model, quantize=role == "tflite_quantized"))
     labels = [str(label) for label in splits["labels"]]
     files = dict(TFLITE_FILES)
     if demo.task == "text-classification":

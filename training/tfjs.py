@@ -14,6 +14,10 @@ from shared.artifact import ModelSpec, TextInput
 from shared.constants import TFJS_PYTHON
 from training.paths import DemoPaths
 
+# Beside a SavedModel that takes text, export writes the network alone (token ids in) under this name: LiteRT is
+# converted from it, and so is TF.js, which has neither the string ops nor the lookup tables of the text graph.
+TOKEN_IDS_MODEL = "token_ids"
+
 
 def convert_to_tfjs(
     saved_model: Path, out: Path, *, python: Path = TFJS_PYTHON, signature: str = "serving_default"
@@ -44,8 +48,9 @@ def main(demo: str, version: int) -> None:
     """Run the stage for `demo`: write build/<demo>/tfjs/model.json and its weight shards."""
     paths = DemoPaths(demo)
     spec_input = ModelSpec.load(paths.export).input
-    # a SavedModel that takes text has string ops TF.js lacks: convert its ids signature, what the .tflite takes
+    # a SavedModel that takes text holds string ops and lookup tables TF.js lacks: convert the network alone (ids in,
+    # what the .tflite takes), which export writes beside it
     takes_text = isinstance(spec_input, TextInput) and spec_input.saved_model_input == "text"
-    convert_to_tfjs(paths.serving(version), paths.tfjs, signature="token_ids" if takes_text else "serving_default")
+    convert_to_tfjs(paths.export / TOKEN_IDS_MODEL if takes_text else paths.serving(version), paths.tfjs)
     size = sum(f.stat().st_size for f in paths.tfjs.iterdir()) / 1024
     print(f"tfjs {demo}: {paths.tfjs}/model.json ({size:.0f} KiB)")
