@@ -93,8 +93,10 @@ def main(demo: Demo, data: DataParams, *, accept_schema: bool = False) -> None:
     path = schema_path(demo.name, data.source)
     kept = None if accept_schema else load_schema(path)
     files = raw_columns(folder) if folder.is_dir() else {}
-    if kept is not None and (lines := file_anomalies(kept, files)):
-        raise refuse(demo.name, data.source, path, lines)  # before the reader, whose message would be less clear
+    # a missing or new file or column before the reader, whose message would be less clear; a column that holds text
+    # after it, which names the first bad cell's row (one typo is bad data, not a new schema)
+    if kept is not None and (lines := file_anomalies(kept, files, types=False)):
+        raise refuse(demo.name, data.source, path, lines)
     ingested, provenance = ingest(demo, folder, data)
     table = profile(demo, ingested)
     if kept is None:
