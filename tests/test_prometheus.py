@@ -11,9 +11,12 @@ exports them. Scrapes and rule evaluations every second; every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import free_port, serving
+from conftest import BIN, free_port
 from prometheus_servers import prometheus, pushgateway, query
 from tfserving_standin import tf_serving_metrics
 
@@ -140,15 +143,13 @@ def _eventually(watched: Watched, expr: str, done: Callable[[list[dict[str, Any]
 
 @pytest.fixture(scope="module")
 def watched(spaces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
-    from shared.suite import build_suite
-
     folder = tmp_path_factory.mktemp("prometheus")
     gender_spec = ModelSpec.load(spaces_dir / "gender" / "model")
     gender = [feature.default for feature in gender_spec.input.features]  # type: ignore[union-attr]
     stopped = f"127.0.0.1:{free_port()}"  # a Space that is down: nothing listens there
     tf_serving_port = free_port()
     with (
-        serving(build_suite(spaces_dir)) as suite,
+        served_suite(spaces_dir, folder) as suite,
         tf_serving_metrics(tf_serving_port) as tf_serving,
         pushgateway(folder) as gateway,
     ):
@@ -168,6 +169,35 @@ def watched(spaces_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         finally:
             stop.set()
             sender.join(timeout=30)
+
+
+@contextlib.contextmanager
+def served_suite(spaces_dir: Path, folder: Path) -> Iterator[str]:
+    """`spacesuite serve` of the bundled Spaces in a process of its own (its metrics are only its own traffic's, not
+    those of other tests' in-process models), on a free 127.0.0.1 port; yield its URL, stop it after."""
+    port = free_port()
+    command = ["spacesuite", "serve", "--host", "127.0.0.1", "--port", str(port), "--bundles", str(spaces_dir)]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           "SPACESUITE_TRAFFIC_DIR": str(folder / "traffic")}  # fmt: skip
+    log = (folder / "suite.log").open("w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (folder / "suite.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "spacesuite serve did not answer in 120 s"
+            try:
+                if httpx.get(f"{url}/metrics/", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
 
 
 def _suite_models(suite: str) -> list[dict[str, str]]:
