@@ -262,7 +262,7 @@ def drift(
         Path | None, typer.Option(help="folder of traffic logs (*.jsonl) to check too; drift there exits 1")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="reports folder (default build/drift)")] = None,
-    metrics: Annotated[Path | None, typer.Option(help="metrics JSON (default metrics/drift.json; the pipeline writes metrics/drift/<model>.json)")] = None,
+    metrics: Annotated[Path | None, typer.Option(help="metrics JSON (default metrics/drift.json)")] = None,
 ) -> None:
     """Drift job: SDV synthetic traffic with injected shifts, Evidently reports, and (with --traffic) real traffic.
 
