@@ -143,11 +143,7 @@ class Service:
             InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
         """
         with self._recorded(endpoint) as predictions:
-            for index, instance in enumerate(instances):
-                try:
-                    predictions.append(self.model.predict_one(decode(instance) if decode else instance))
-                except InputError as refusal:
-                    raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
+            _each(self.model.predict_one, instances, decode, name_index, into=predictions)
         return predictions
 
     def prepare(
@@ -164,13 +160,9 @@ class Service:
             InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
             NeedsWorkerThread: called on the event loop, and an instance is too big to prepare there.
         """
-        prepared = []
+        prepared: list[Prepared] = []
         with scope():
-            for index, instance in enumerate(instances):
-                try:
-                    prepared.append(self.model.prepare(decode(instance) if decode else instance))
-                except InputError as refusal:
-                    raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
+            _each(self.model.prepare, instances, decode, name_index, into=prepared)
         return prepared
 
     async def answer_async(
@@ -245,3 +237,20 @@ def load_services(model_dir: Path) -> dict[str, Service]:
         raise ArtifactError(f"{model_dir} holds no model (spec.json): run the pipeline (dvc repro) to build it.")
     services = [Service(load_model(folder)) for folder in folders]
     return {service.spec.name: service for service in services}
+
+
+def _each(
+    step: Callable[[Any], Any],
+    instances: Sequence[Any],
+    decode: Callable[[Any], Any] | None,
+    name_index: bool,
+    *,
+    into: list,
+) -> None:
+    """Append `step` of every instance (decoded first, when `decode` is given) to `into`, as far as it gets; a
+    refusal names the instance's index when `name_index` (REST)."""
+    for index, instance in enumerate(instances):
+        try:
+            into.append(step(decode(instance) if decode else instance))
+        except InputError as refusal:
+            raise InputError(f"Instance {index}: {refusal}" if name_index else str(refusal)) from None
