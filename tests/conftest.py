@@ -97,15 +97,9 @@ def git_commit_all(folder: Path, message: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="session")
-def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real.
-
-    SPACESUITE_TEST_REPO=<folder of an earlier run> reuses one (while developing a test: the pipeline takes minutes).
-    """
-    if os.environ.get("SPACESUITE_TEST_REPO"):
-        return Path(os.environ["SPACESUITE_TEST_REPO"])
-    folder = copy_repo(tmp_path_factory.mktemp("repo"))
+def build_tiny_repo(folder: Path) -> Path:
+    """Copy the repo into `folder`, give it tiny params and the sample data, and run `dvc repro` there for real."""
+    copy_repo(folder)
     params_file = folder / "params.yaml"
     params = deep_update(yaml.safe_load(params_file.read_text()), tiny_params())
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -116,6 +110,65 @@ def tiny_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert repro.returncode == 0, f"dvc repro failed:\n{repro.stdout[-4000:]}\n{repro.stderr[-4000:]}"
     (folder / "repro.log").write_text(repro.stdout + repro.stderr)
     return folder
+
+
+class TinyRepoBuild(threading.Thread):
+    """`build_tiny_repo` in a background thread: the pipeline's subprocesses run while the tests that do not need
+    it run (its stages are mostly one busy core each; the machine has two)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(name="tiny-repo-build", daemon=True)
+        self.folder = folder
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        """Build; keep the error for the tests that wait for the repo."""
+        try:
+            build_tiny_repo(self.folder)
+        except BaseException as error:  # re-raised in the waiting test's thread
+            self.error = error
+
+    def result(self) -> Path:
+        """Wait for the build; the built folder, or the build's error."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.folder
+
+
+def _needs_tiny_repo(item: pytest.Item) -> bool:
+    return "tiny_repo" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the tiny pipeline run last, so that it can build while the others run (stable order)."""
+    items.sort(key=_needs_tiny_repo)
+
+
+_TINY_BUILD: list[TinyRepoBuild] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Start building the tiny pipeline's repo with the first test when any selected test needs it."""
+    if os.environ.get("SPACESUITE_TEST_REPO") or not any(map(_needs_tiny_repo, request.session.items)):
+        return
+    build = TinyRepoBuild(tmp_path_factory.mktemp("repo"))
+    build.start()
+    _TINY_BUILD.append(build)
+
+
+@pytest.fixture(scope="session")
+def tiny_repo() -> Path:
+    """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real (started in the
+    background by `_start_tiny_repo_build`; this waits for it).
+
+    SPACESUITE_TEST_REPO=<folder of an earlier run> reuses one (while developing a test: the pipeline takes minutes).
+    """
+    if os.environ.get("SPACESUITE_TEST_REPO"):
+        return Path(os.environ["SPACESUITE_TEST_REPO"])
+    return _TINY_BUILD[0].result()
 
 
 @pytest.fixture(scope="session")
