@@ -13,15 +13,20 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# uv installs the environments: parallel downloads, one cache for both copies of TensorFlow, and no up-front
+# bytecode compilation of 34,000 files (pip's default: 6 of the 8 minutes; Python compiles what it imports instead)
+UV_VERSION=$(sed -n 's/^uv==//p' requirements/constraints.txt)
+[ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ] || .venv/bin/pip install -q "uv==$UV_VERSION"
+uv_install() { .venv/bin/uv pip install --quiet --python "$@"; }
 echo "bootstrap: .venv (project, train, drift and dev extras)"
-.venv/bin/pip install -q -c requirements/constraints.txt -e ".[train,drift,dev]"
+uv_install .venv/bin/python -c requirements/constraints.txt -e ".[train,drift,dev]"
 # SDV without ctgan/deepecho, which would pull in torch (GBs) for synthesizers the drift job does not use by default
-.venv/bin/pip install -q --no-deps -c requirements/constraints.txt "sdv==2.0.0"
+uv_install .venv/bin/python --no-deps -c requirements/constraints.txt "sdv==2.0.0"
 
 [ -x .venv-tfjs/bin/python ] || "$PYTHON" -m venv .venv-tfjs
 if ! cmp -s requirements/tfjs.txt .venv-tfjs/.installed 2>/dev/null; then
   echo "bootstrap: .venv-tfjs (TF.js converter)"
-  .venv-tfjs/bin/pip install -q -r requirements/tfjs.txt
+  uv_install .venv-tfjs/bin/python -r requirements/tfjs.txt
   cp requirements/tfjs.txt .venv-tfjs/.installed
 fi
 
