@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _pip_install(python: Path, requirements: list[str]) -> None:
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", *requirements],
+        [str(python), "-m", "pip", "install", "-q", "--no-compile", *requirements],  # Python compiles what it imports
         capture_output=True,
         text=True,
         timeout=900,
