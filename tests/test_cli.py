@@ -20,6 +20,7 @@ from rich.console import Console
 
 from training.cli import configure_logging
 from training.extras import install_hint
+from training.progress import bars
 
 
 def blocked(modules: list[str], *arguments: str, cwd: Path = REPO) -> tuple[int, str]:
@@ -101,6 +102,16 @@ def test_metrics_shows_every_model_in_a_table_that_fits_80_columns() -> None:
         drift = json.loads((REPO / "metrics" / "drift" / f"{model}.json").read_text())[model]
         headline = f"{test['rmse']:.3f}" if "rmse" in test else f"{test['accuracy']:.3f}"
         assert headline in rows[model] and f"{drift['false_alarm_rate']:.0%}" == rows[model][-1]
+
+
+def test_progress_bars_draw_each_item_the_work_reports() -> None:
+    buffer = io.StringIO()
+    with bars(Console(file=buffer, force_terminal=True, width=100)) as step:
+        step("drift digits", 0, 12)
+        step("drift digits", 12, 12)
+        step("gender: waiting for the Space to run", 3, 900)
+    drawn = buffer.getvalue()
+    assert "drift digits" in drawn and "12/12" in drawn and "3/900" in drawn
 
 
 @pytest.mark.slow
