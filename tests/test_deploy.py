@@ -30,11 +30,13 @@ def hub(tiny_repo: Path, tmp_path: Path) -> Iterator:
         yield standin
 
 
-def deploy(repo: Path, hub, *args: str) -> tuple[int, str]:
-    """Run `spacesuite deploy gender` in `repo` against the stand-in; return the exit status and all output."""
+def deploy(repo: Path, hub, *args: str, token: str | None = TOKEN) -> tuple[int, str]:
+    """Run `spacesuite deploy gender` in `repo` against the stand-in; return the exit status and all output.
+
+    `token`: HF_TOKEN's value; None leaves it unset (huggingface_hub then reads the token file in HF_HOME)."""
     env = {
         "HF_ENDPOINT": hub.url,
-        "HF_TOKEN": TOKEN,
+        **({"HF_TOKEN": token} if token is not None else {}),
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HOME": str(hub.home),
         "SPACESUITE_HUB_OWNER": OWNER,
@@ -126,6 +128,28 @@ def test_deploy_converges_on_the_hub_state(tiny_repo: Path, hub) -> None:
     status, output = deploy(tiny_repo, hub, "--allow-sample", "--force")
     assert status == 0, output
     assert hub_files(hub) == bundle_files(bundle) | {MANIFEST}
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_blocked_deploy_exits_1_and_says_why_once(tiny_repo: Path, hub) -> None:
+    status, output = deploy(tiny_repo, hub, "--dry-run")
+    assert status == 1 and "blocked: gender" in output
+    assert "error" not in output and "Traceback" not in output  # typer's Exit(1) is not reported as an error
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_deploy_takes_the_token_hf_auth_login_saved(tiny_repo: Path, hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    status, output = deploy(tiny_repo, hub, "--allow-sample", token=None)
+    assert status == 1 and "no Hugging Face token" in output and REPO_ID not in hub.spaces
+    hub.home.mkdir(parents=True, exist_ok=True)
+    (hub.home / "token").write_text(TOKEN)  # where `hf auth login` saves it
+    status, output = deploy(tiny_repo, hub, "--allow-sample", token=None)
+    assert status == 0, output
+    assert "gender: deployed" in output and REPO_ID in hub.spaces
 
 
 @pytest.mark.slow

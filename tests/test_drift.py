@@ -188,6 +188,7 @@ def test_drift_in_real_traffic_alerts_and_fails_the_job(tiny_repo: Path, tmp_pat
     assert after_loud[success] == after_quiet[success]  # the failed run left the last success as it was
     assert loud.returncode == 1, loud.stdout + loud.stderr
     assert "drift in live traffic" in loud.stderr and hook not in loud.stderr + loud.stdout
+    assert "error:" not in loud.stderr  # the job's own exit status 1 is not reported as an error
     assert len(received) == 1 and "gender: forehead_width_cm" in received[0]["content"]
     assert (tiny_repo / "l" / "gender" / "traffic.html").is_file()
     figures = json.loads((tiny_repo / "l" / "m.json").read_text())

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# Modules that cannot change what a stage writes: the CLI's plumbing, the params loader (DVC tracks the params each
-# stage lists), the paths (spelled in dvc.yaml too), the error classes and the environment reader.
+# Modules that cannot change what a stage writes: the CLI's plumbing (progress bars, the missing-extra check), the
+# params loader (DVC tracks the params each stage lists), the paths (spelled in dvc.yaml too), the error classes and
+# the environment reader.
 NOT_OUTPUTS = {
     "training/cli.py", "training/params.py", "training/sources.py", "training/paths.py",
-    "shared/errors.py", "shared/constants.py",
+    "training/progress.py", "training/extras.py", "shared/errors.py", "shared/constants.py",
 }  # fmt: skip
 # The module that does the work of each command, by the framework of the demo it works on.
 COMMANDS = {

@@ -56,6 +56,14 @@ def test_a_typo_in_a_choice_names_the_allowed_values(tmp_path: Path) -> None:
         load_params(path)
 
 
+def test_a_typo_in_the_base_weights_names_the_choices(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda raw: raw["bird_species"]["model"].update(base_weights="imagnet"))
+    with pytest.raises(ValidationError, match="choose auto, imagenet, none or the path of a no-top"):
+        load_params(path).model("bird-species")
+    path = _write(tmp_path, lambda raw: raw["bird_species"]["model"].update(base_weights="~/weights/no_top.h5"))
+    assert load_params(path).model("bird-species").model.base_weights == "~/weights/no_top.h5"
+
+
 def test_space_must_name_known_models(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda raw: raw["spaces"]["keras-basics"].update(models=["digits", "housing", "mnist"]))
     with pytest.raises(ValidationError, match="unknown model 'mnist'"):

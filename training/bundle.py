@@ -26,6 +26,7 @@ from training.cards import LICENSE_FILE, check_card
 from training.io import load_splits, read_json
 from training.params import SpaceParams
 from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
+from training.progress import Step, no_steps
 from training.spec import CLASS_INDICES
 
 # What a Space imports at run time; pinned to the versions the pipeline was tested with.
@@ -306,8 +307,9 @@ def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[Mo
     return spec, evaluation, parity
 
 
-def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shared")) -> Path:
-    """Assemble `dist/spaces/<space>/` from the Space source, shared/, each model's export and metrics."""
+def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shared"), step: Step = no_steps) -> Path:
+    """Assemble `dist/spaces/<space>/` from the Space source, shared/, each model's export and metrics; `step` hears
+    of each model added."""
     source, target = SPACES_SRC_DIR / space, DIST_DIR / space
     staging = target.with_name(f".{target.name}.staging")
     if staging.exists():
@@ -319,7 +321,8 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     cards = []
     specs = []
     packages = list(RUNTIME_PACKAGES)
-    for model in section.models:
+    step(f"bundle {space} (models)", 0, len(section.models))
+    for done, model in enumerate(section.models, start=1):
         folder = "model" if single else f"model/{model}"
         examples = staging / ("examples" if single else f"examples/{model}")
         spec, evaluation, parity = add_model(DemoPaths(model), staging / folder, examples)
@@ -329,6 +332,7 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
             packages += [name for name in SKLEARN_PACKAGES if name not in packages]
         if isinstance(spec.input, TextInput) and spec.input.steps.stem:
             packages += [name for name in STEMMER_PACKAGES if name not in packages]
+        step(f"bundle {space} (models)", done, len(section.models))
     card = "\n\n".join(cards) if single else "## Model cards\n\n" + "\n\n".join(cards)
     (staging / "requirements.txt").write_text(pinned_requirements(packages), encoding="utf-8")
     shutil.copy2(LICENSE_FILE, staging / LICENSE_FILE.name)
@@ -345,8 +349,8 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     return target
 
 
-def main(space: str, section: SpaceParams) -> None:
-    """Run the stage for a Space: write dist/spaces/<space>/."""
-    folder = bundle_space(space, section)
+def main(space: str, section: SpaceParams, step: Step = no_steps) -> None:
+    """Run the stage for a Space: write dist/spaces/<space>/ (`step` hears of each model added)."""
+    folder = bundle_space(space, section, step=step)
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1024
     print(f"bundle {space}: {folder} ({size:.0f} KiB) — run it with `cd {folder} && python app.py`")

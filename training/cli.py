@@ -1,27 +1,32 @@
 """`spacesuite`: one command per pipeline stage, plus sample data, serving and the main job (`up`).
 
-Known errors print one line; set SPACESUITE_DEBUG=1 for the traceback.
+Known errors print one line; set SPACESUITE_DEBUG=1 for the traceback (and debug logging).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.logging import RichHandler
+from rich.text import Text
 
 from shared import constants
 from shared.errors import SpacesuiteError
 from training.demos import demo, names
+from training.extras import install_hint
 from training.params import PARAMS_FILE, DataSource, load_params
 from training.paths import DIST_DIR, DemoPaths
+from training.progress import bars
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Raw data in Kaggle layout under data/.", no_args_is_help=True)
@@ -29,8 +34,20 @@ app.add_typer(data_app, name="data")
 err = Console(stderr=True)
 
 
+def configure_logging(console: Console, *, debug: bool = False) -> None:
+    """Send log records to `console` through rich, once per process: this project's loggers from INFO (DEBUG with
+    `debug`), everyone else's (httpx, dvc, mlflow) from WARNING only."""
+    root = logging.getLogger()
+    if not any(isinstance(handler, RichHandler) for handler in root.handlers):
+        root.addHandler(RichHandler(console=console, show_path=False, show_time=False, markup=False))
+        root.setLevel(logging.WARNING)
+    for name in ("training", "shared", "spacesuite"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
+
+
 @app.callback()
-def _quiet_tensorflow() -> None:
+def _setup() -> None:
+    configure_logging(err, debug=bool(os.environ.get("SPACESUITE_DEBUG")))
     # TensorFlow's C++ INFO lines (oneDNN, CPU features) drown the stage output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Local runs send no usage analytics (gradio, DVC, dvclive); set them to "True"/"0" to opt in.
@@ -40,6 +57,30 @@ def _quiet_tensorflow() -> None:
 
 Model = Annotated[str, typer.Argument(help=f"one of: {', '.join(names())}")]
 Space = Annotated[str, typer.Argument(help="a Space of params.yaml's `spaces`")]
+Split = Literal["train", "val", "test"]
+
+
+def validation_lines(error: ValidationError) -> str:
+    """A pydantic error as one line per wrong value: where it is, what is allowed, and what was found."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "(the whole section)"
+        found = "" if problem["type"] == "missing" else f" (found {problem['input']!r})"
+        lines.append(f"{'params.yaml' if error.title == 'Params' else error.title}: {where}: {problem['msg']}{found}")
+    return "\n".join(lines)
+
+
+def _command_name(callback: Callable[..., Any]) -> str:
+    """`spacesuite <command>` (`spacesuite data fetch`) for a registered command's callback."""
+    for group, prefix in ((app, "spacesuite"), (data_app, "spacesuite data")):
+        for info in group.registered_commands:
+            if info.callback is callback:
+                return f"{prefix} {info.name or callback.__name__.replace('_', '-')}"
+    return "spacesuite"
+
+
+def _say_error(message: str) -> None:
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,13 +88,22 @@ def _known_errors(function: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except (typer.Exit, typer.Abort):  # click's exits subclass RuntimeError: they pass through untouched
+        except (typer.Exit, typer.Abort):  # they subclass RuntimeError: they pass through untouched
             raise
+        except ModuleNotFoundError as error:
+            ours = (error.name or "").split(".")[0] in ("training", "shared")
+            if ours or os.environ.get("SPACESUITE_DEBUG"):
+                raise
+            _say_error(install_hint(error.name or "", _command_name(wrapper)))
+            raise typer.Exit(1) from None
         except (SpacesuiteError, FileNotFoundError, ValidationError, RuntimeError, KeyError) as error:
             if os.environ.get("SPACESUITE_DEBUG"):
                 raise
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+            if isinstance(error, ValidationError):
+                message = validation_lines(error)
+            else:
+                message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+            _say_error(message)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -240,7 +290,8 @@ def bundle(space: Space) -> None:
     """Assemble the self-contained Space folder in dist/spaces/<space>/."""
     from training import bundle as stage
 
-    stage.main(_spaces([space])[0], load_params().space(space))
+    with bars(err) as step:
+        stage.main(_spaces([space])[0], load_params().space(space), step=step)
 
 
 @app.command("tfserving-config")
@@ -280,15 +331,17 @@ def drift(
             raise FileNotFoundError(f"no traffic folder {traffic}")
         params = load_params()
         out = out or job.DRIFT_DIR
-        verdicts, figures = job.run(
-            chosen,
-            params.drift,
-            seed=params.base.seed,
-            out=out,
-            metrics_path=metrics or job.DRIFT_METRICS,
-            traffic=traffic,
-            progress=err.print,
-        )
+        with bars(err) as step:
+            verdicts, figures = job.run(
+                chosen,
+                params.drift,
+                seed=params.base.seed,
+                out=out,
+                metrics_path=metrics or job.DRIFT_METRICS,
+                traffic=traffic,
+                progress=err.print,
+                step=step,
+            )
         overall = figures["all"]
         err.print(
             f"detection rate {overall['detection_rate']:.0%}, false alarms {overall['false_alarm_rate']:.0%}; "
@@ -346,15 +399,24 @@ def deploy(
             raise RuntimeError("no Hugging Face token: set HF_TOKEN (a write token) or run `hf auth login`")
         revision = commit[:8] or "a local tree"
         for p in plans:
-            if p.action == "push":
+            if p.action != "push":
+                continue
+            with bars(err) as step:
                 outcome = tool.push(
-                    api, p, revision=revision, token=token, timeout_s=timeout, poll_s=poll, progress=err.print
+                    api,
+                    p,
+                    revision=revision,
+                    token=token,
+                    timeout_s=timeout,
+                    poll_s=poll,
+                    progress=err.print,
+                    step=step,
                 )
-                if outcome.ok:
-                    typer.echo(f"{outcome.space}: deployed {outcome.detail}")
-                else:
-                    err.print(f"{outcome.space}: {outcome.detail}", highlight=False, soft_wrap=True)
-                outcomes.append(outcome)
+            if outcome.ok:
+                typer.echo(f"{outcome.space}: deployed {outcome.detail}")
+            else:
+                err.print(f"{outcome.space}: {outcome.detail}", highlight=False, soft_wrap=True)
+            outcomes.append(outcome)
     blocked = [p.space for p in plans if p.action == "blocked"]
     failed = [outcome.space for outcome in outcomes if not outcome.ok]
     if blocked:
@@ -363,6 +425,73 @@ def deploy(
         err.print(f"[bold red]not deployed:[/] {', '.join(failed)}")
     if blocked or failed:
         raise typer.Exit(1)
+
+
+@app.command()
+@_known_errors
+def metrics(
+    models: Annotated[list[str] | None, typer.Argument(help="models (default: all)")] = None,
+    split: Annotated[Split, typer.Option(help="which split's scores")] = "test",
+) -> None:
+    """Each model's scores on one split and its drift rates, from the committed metrics/ files (a row per model).
+
+    `dvc metrics show` prints every key of every file in one wide row; `dvc metrics diff` compares two commits.
+    """
+    from rich import box
+    from rich.table import Table
+
+    from training import scores
+
+    chosen = [demo(model).name for model in models] if models else load_params().models()
+    table = Table(title=f"{split} split (macro F1), drift job rates", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("model", no_wrap=True)
+    for column in scores.COLUMNS:
+        table.add_column(column, justify="right")
+    for model in chosen:
+        row = scores.score_row(model, split)
+        table.add_row(model, *(scores.formatted(column, value) for column, value in row.items()))
+    Console().print(table)
+
+
+@app.command()
+@_known_errors
+def runs(
+    models: Annotated[list[str] | None, typer.Argument(help="models (default: every one that logs to MLflow)")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="newest runs shown per model")] = 20,
+) -> None:
+    """The MLflow runs of the scikit-learn models (gender, penguins): candidate, val metrics, the one kept.
+
+    Read from each model's local store (build/<model>/mlflow/mlflow.db) with mlflow-skinny's client; no server.
+    """
+    from rich import box
+    from rich.table import Table
+
+    from training import runs as store
+
+    chosen = store.logged_models([demo(model).name for model in models] if models else load_params().models())
+    if not chosen:
+        raise KeyError("none of these models logs to MLflow (only the scikit-learn ones do)")
+    rows = [row for model in chosen for row in store.model_runs(model, limit)]
+    if not rows:
+        raise FileNotFoundError(f"no MLflow runs yet for {', '.join(chosen)}: run `dvc repro` (or spacesuite train)")
+    metric_names = sorted({name for row in rows for name in row.metrics})
+    sources = {row.data_source for row in rows}
+    title = "MLflow runs, newest first: val scores (macro averages), * the candidate the last training kept"
+    if len(sources) == 1:
+        title += f"; data: {sources.pop()}"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("model", "run", "started (UTC)", *(["data"] if sources else [])):
+        table.add_column(column, overflow="fold")
+    for name in metric_names:  # val_f1_macro → f1
+        header = name.removeprefix("val_").removesuffix("_macro")
+        table.add_column(header, justify="right", no_wrap=True, min_width=max(5, len(header)))
+    for row in rows:
+        scores = [f"{row.metrics[name]:.3f}" if name in row.metrics else "-" for name in metric_names]
+        cells = [row.model, f"{row.name} *" if row.kept else row.name, f"{row.started:%Y-%m-%d %H:%M}"]
+        table.add_row(*cells, *([row.data_source] if sources else []), *scores)
+    Console().print(table)
+    for model in chosen:
+        err.print(f"{model}: MLflow store {store.tracking_uri(model)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

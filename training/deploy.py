@@ -34,6 +34,7 @@ from shared.features import form_values, read_examples_csv
 from training.io import read_json
 from training.params import Params
 from training.paths import DIST_DIR, DemoPaths
+from training.progress import Step, no_steps
 
 MANIFEST = "spacesuite.json"
 HUB_ONLY = frozenset({".gitattributes", MANIFEST})  # files of a Space repo that are not the bundle's
@@ -349,14 +350,16 @@ def commit_bundle(api: Any, space_plan: SpacePlan, message: str) -> str:
     return info.oid
 
 
-def wait_until_running(api: Any, repo_id: str, *, timeout_s: float, poll_s: float) -> str:
+def wait_until_running(api: Any, repo_id: str, *, timeout_s: float, poll_s: float, step: Step = no_steps) -> str:
     """Poll the Space's runtime until it runs; return the last stage seen (RUNNING, a failure stage, or the stage
-    still reported when `timeout_s` ran out)."""
-    deadline = time.monotonic() + timeout_s
+    still reported when `timeout_s` ran out). `step` hears the seconds waited, out of `timeout_s`."""
+    start = time.monotonic()
     stage = "UNKNOWN"
     while True:
         stage = str(api.get_space_runtime(repo_id).stage)
-        if stage == "RUNNING" or stage in FAILED_STAGES or time.monotonic() > deadline:
+        waited = time.monotonic() - start
+        step(f"{repo_id}: waiting for the Space to run (seconds)", int(waited), int(timeout_s))
+        if stage == "RUNNING" or stage in FAILED_STAGES or waited > timeout_s:
             return stage
         time.sleep(poll_s)
 
@@ -463,8 +466,11 @@ def push(
     poll_s: float = 10,
     environ: Mapping[str, str] = os.environ,
     progress: Callable[[str], None] = print,
+    step: Step = no_steps,
 ) -> Outcome:
-    """Push one Space, wait for it to run, call it; roll back to the previous revision if it does not answer."""
+    """Push one Space, wait for it to run, call it; roll back to the previous revision if it does not answer.
+
+    `progress` hears one line per phase, `step` the wait for the Space to run."""
     sdk = "gradio"
     api.create_repo(space_plan.repo_id, repo_type="space", space_sdk=sdk, exist_ok=True)
     variables, secrets = space_settings(environ)
@@ -478,7 +484,7 @@ def push(
     except Exception as error:  # the Hub refused or failed: the next run sees the old manifest and retries
         return Outcome(space_plan.space, False, f"upload failed ({type(error).__name__}: {str(error)[:200]})")
     progress(f"{space_plan.space}: pushed {commit[:8]}, waiting for the Space to run")
-    stage = wait_until_running(api, space_plan.repo_id, timeout_s=timeout_s, poll_s=poll_s)
+    stage = wait_until_running(api, space_plan.repo_id, timeout_s=timeout_s, poll_s=poll_s, step=step)
     problems = [f"the Space is {stage}, not RUNNING"] if stage != "RUNNING" else []
     if not problems:
         progress(f"{space_plan.space}: running; calling it on its examples")

@@ -28,9 +28,11 @@ from shared.artifact import ModelSpec
 from shared.descriptors import CONFIDENCE, CONFIDENCE_LOG_ODDS, PREDICTION, descriptor_columns, log_odds
 from shared.errors import InputError
 from shared.traffic import read_records
+from training.extras import require
 from training.io import write_json
 from training.params import DriftParams
 from training.paths import BUILD_DIR, DemoPaths
+from training.progress import Step, no_steps
 from training.synthetic import NO_SHIFT, Synthesizer, marginal_distribution, scenarios
 
 logger = logging.getLogger(__name__)
@@ -213,11 +215,20 @@ def save_report(report: Any, folder: Path, name: str, html: bool) -> None:
 
 
 def check_scenarios(
-    model: str, reference: pd.DataFrame, spec: ModelSpec, params: DriftParams, out: Path, seed: int
+    model: str,
+    reference: pd.DataFrame,
+    spec: ModelSpec,
+    params: DriftParams,
+    out: Path,
+    seed: int,
+    step: Step = no_steps,
 ) -> tuple[list[Verdict], float]:
     """Fit the synthesizer on `reference`, run every scenario with `params.seeds` seeds; reports of seed 0 are
-    saved. Returns the verdicts and the synthesizer's fit time in seconds."""
+    saved. `step` hears of each comparison done. Returns the verdicts and the synthesizer's fit time in seconds."""
     numerical, categorical = drift_columns(spec)
+    planned = scenarios(spec, reference, params.shifts)
+    total = params.seeds * len(planned)
+    step(model, 0, total)
     start = time.perf_counter()
     distribution = marginal_distribution(params.distribution, len(reference))
     synthesizer = Synthesizer(params.synthesizer, reference, numerical, categorical, distribution=distribution)
@@ -226,13 +237,14 @@ def check_scenarios(
     for index in range(params.seeds):
         rng = np.random.default_rng([seed, index])
         sample = typed(synthesizer.sample(params.synthetic_rows), numerical, categorical)
-        for scenario in scenarios(spec, reference, params.shifts):
+        for scenario in planned:
             current = typed(scenario.shift(sample, rng), numerical, categorical)
             drift, drifted, scores, report = compare(reference, current, numerical, categorical, params)
             detected = bool(set(scenario.columns) & set(drifted)) if scenario.injected else None
             verdicts.append(Verdict(model, scenario.name, index, len(current), drift, drifted, scores, detected))
             if index == 0:
                 save_report(report, out / model, scenario.name, params.html)
+            step(model, len(verdicts), total)
     return verdicts, fit_s
 
 
@@ -273,11 +285,18 @@ def run(
     metrics_path: Path = DRIFT_METRICS,
     traffic: Path | None = None,
     progress: Callable[[str], None] = print,
+    step: Step = no_steps,
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """The whole job for `models`: reports under `out`, summary (`summary.md`, `summary.csv`) and metrics JSON.
 
-    Returns every verdict and the metrics. Verdicts of real traffic have scenario `traffic`.
+    `progress` hears one line per model done, `step` of each comparison. Returns every verdict and the metrics.
+    Verdicts of real traffic have scenario `traffic`.
+
+    Raises:
+        MissingExtra: SDV or Evidently is not installed (said before any work starts).
     """
+    for module in ("sdv", "evidently"):
+        require(module, "spacesuite drift")
     os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's telemetry
     out.mkdir(parents=True, exist_ok=True)
     verdicts: list[Verdict] = []
@@ -286,7 +305,7 @@ def run(
     for model in models:
         start = time.perf_counter()
         reference, spec, refused = reference_frame(model, params.reference_rows, seed)
-        model_verdicts, fit_s = check_scenarios(model, reference, spec, params, out, seed)
+        model_verdicts, fit_s = check_scenarios(model, reference, spec, params, out, seed, step)
         metrics[model] = {
             **rates(model_verdicts),
             "reference_rows": len(reference),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.errors import DataLayoutError, InputError
 from shared.images import decode_image, to_pixels
@@ -179,6 +179,9 @@ def write_sample(folder: Path, data: BirdData, seed: int) -> list[Path]:
 # --- the model ---------------------------------------------------------------------------------------
 
 
+BASE_WEIGHTS = ("auto", "imagenet", "none")  # model.base_weights' choices besides a weights file
+
+
 def resolve_base_weights(base_weights: str) -> str | None:
     """Keras's `weights=` argument for a params value: 'imagenet', None, or an existing file path.
 
@@ -296,6 +299,13 @@ class MobileNetParams(Strict):
     alpha: float = Field(1.0, gt=0)
     dense_units: int = Field(256, ge=1)
     dropout: float = Field(0.5, ge=0, lt=1)
+
+    @field_validator("base_weights")
+    @classmethod
+    def _a_choice_or_an_h5_file(cls, value: str) -> str:
+        if value not in BASE_WEIGHTS and not value.endswith(".h5"):  # the file itself is checked where it is used
+            raise ValueError(f"choose {', '.join(BASE_WEIGHTS)} or the path of a no-top MobileNetV2 .h5 file")
+        return value
 
 
 class FineTuneParams(Strict):
