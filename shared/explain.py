@@ -12,6 +12,8 @@
   classes). Any other model: each feature replaced by its typical value (spec.json's default), the probability drop.
 
 A positive weight speaks for the predicted class, a negative one against it.
+
+The budgets of an explanation live here rather than in `shared.limits`, which every training stage depends on.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ from typing import Any
 
 import numpy as np
 
-import shared.limits as limits
 from shared.artifact import TabularInput, TextInput
 from shared.errors import InputError
 from shared.prediction import Prediction, Prepared
+
+# --- budgets: each patch, word or feature costs one forward pass ------------------------------------------------
+MAX_EXPLAIN_INSTANCES = 4  # per REST `:explain` request (a 224×224 image costs 26 forward passes)
+EXPLAIN_CONCURRENCY = 2  # REST `:explain` requests explained at once (in worker threads); more wait their turn
+SMALL_SIDE = 64  # images up to this side are cut into GRID_SMALL² patches ...
+GRID_SMALL = 7  # ... 28×28: 4-pixel patches, 50 forward passes
+GRID_LARGE = 5  # ... larger ones into GRID_LARGE²: 224×224 in 26 forward passes
+EXPLAIN_BATCH = 32  # rows per model call while explaining
 
 
 @dataclass
@@ -64,9 +73,9 @@ class Explanation:
 
 
 def image_grid(height: int, width: int) -> tuple[int, int]:
-    """Patches per column and per row: `limits.EXPLAIN_GRID_SMALL` up to `limits.EXPLAIN_SMALL_SIDE` pixels, else
-    `limits.EXPLAIN_GRID_LARGE` (each patch costs a forward pass of the model)."""
-    grid = limits.EXPLAIN_GRID_SMALL if max(height, width) <= limits.EXPLAIN_SMALL_SIDE else limits.EXPLAIN_GRID_LARGE
+    """Patches per column and per row: `GRID_SMALL` up to `SMALL_SIDE` pixels, else
+    `GRID_LARGE` (each patch costs a forward pass of the model)."""
+    grid = GRID_SMALL if max(height, width) <= SMALL_SIDE else GRID_LARGE
     return min(grid, height), min(grid, width)
 
 
@@ -90,8 +99,8 @@ def occluded(pixels: np.ndarray) -> np.ndarray:
 
 
 def run_batches(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> np.ndarray:
-    """`run` over a batch in chunks of at most `limits.EXPLAIN_BATCH` rows, the outputs stacked."""
-    step = limits.EXPLAIN_BATCH
+    """`run` over a batch in chunks of at most `EXPLAIN_BATCH` rows, the outputs stacked."""
+    step = EXPLAIN_BATCH
     return np.concatenate([np.asarray(run(batch[start : start + step])) for start in range(0, len(batch), step)])
 
 

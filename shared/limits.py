@@ -17,14 +17,6 @@ MAX_INSTANCES = 64  # per request, counted before any row is built (columnar `in
 # 32-64 bytes as a Python object, so this bounds what parsing may allocate (~64 MiB); 8 tensors of 224×224×3 fit.
 MAX_JSON_VALUES = 1_500_000
 
-# --- explanations (`:explain` and the pages; each costs one forward pass per image patch, word or feature) --------
-MAX_EXPLAIN_INSTANCES = 4  # per `:explain` request (a 224×224 image costs ~26 forward passes)
-EXPLAIN_CONCURRENCY = 2  # `:explain` requests explained at once (in worker threads); more wait their turn
-EXPLAIN_SMALL_SIDE = 64  # images up to this side are cut into EXPLAIN_GRID_SMALL² patches...
-EXPLAIN_GRID_SMALL = 7  # ... 28×28: 4-pixel patches, 50 forward passes (~1 ms for a small CNN)
-EXPLAIN_GRID_LARGE = 5  # ... larger ones into 5×5: 224×224 (MobileNetV2) in 26 forward passes, ≤ 1 s on 2 cores
-EXPLAIN_BATCH = 32  # rows per model call while explaining
-
 # --- images (REST and page alike) ----------------------------------------------------------------------------
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # Pillow opens nothing else (MPO: as JPEG)
 READABLE_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"

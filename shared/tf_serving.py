@@ -9,7 +9,7 @@ written for TF Serving works unchanged:
 - `POST /v1/models/<name>[/versions/<v>]:predict` with `{"instances": [...]}` → `{"predictions": [...]}`,
   or `{"inputs": [...]}` → `{"outputs": [...]}`.
 - `POST /v1/models/<name>[/versions/<v>]:explain` (ours, not TF Serving's) with the same body as :predict (at most
-  `limits.MAX_EXPLAIN_INSTANCES` instances) → `{"explanations": [...]}`, one `shared.explain.Explanation` each.
+  `explain.MAX_EXPLAIN_INSTANCES` instances) → `{"explanations": [...]}`, one `shared.explain.Explanation` each.
 
 Errors are `{"error": "<one sentence>"}`: 400 for a request that cannot be answered as it is, 404 for an unknown
 model or version, 413 for a body over `limits.MAX_BODY_BYTES`, 500 (details logged, never sent) for a bug. A
@@ -38,6 +38,7 @@ import orjson
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import shared.explain as explain
 import shared.limits as limits
 from shared.adapters import SIGNATURE, Adapter
 from shared.errors import InputError
@@ -299,14 +300,14 @@ class RestAPI:
 
     async def explain(self, model: Adapter, scope: Scope, receive: Receive) -> bytes:
         """The JSON answer to an :explain request (ours; TF Serving has no such verb): the same body as :predict, at
-        most `limits.MAX_EXPLAIN_INSTANCES` instances, explained in a worker thread, a few requests at a time."""
+        most `explain.MAX_EXPLAIN_INSTANCES` instances, explained in a worker thread, a few requests at a time."""
         body = await read_body(scope, receive, self.max_body_bytes)
         loop = asyncio.get_running_loop()
         gate = self._explaining.get(loop) or self._explaining.setdefault(
-            loop, asyncio.Semaphore(limits.EXPLAIN_CONCURRENCY)
+            loop, asyncio.Semaphore(explain.EXPLAIN_CONCURRENCY)
         )
         async with gate:
-            most = min(self.max_instances, limits.MAX_EXPLAIN_INSTANCES)
+            most = min(self.max_instances, explain.MAX_EXPLAIN_INSTANCES)
             instances, _ = await asyncio.to_thread(_parse_large, body, most)
             del body
             answers = await asyncio.to_thread(model.explain, instances)

@@ -17,10 +17,9 @@ from conftest import serving
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import shared.limits as limits
 from shared.artifact import ModelSpec
 from shared.classifier import ModelInput
-from shared.explain import image_grid, log_odds_terms, occluded
+from shared.explain import GRID_LARGE, GRID_SMALL, image_grid, log_odds_terms, occluded
 from shared.images import normalize
 from shared.server import space_app
 from shared.service import Service, load_services
@@ -102,12 +101,12 @@ def test_occlusion_covers_the_image_once_with_its_patches() -> None:
     pixels = np.random.default_rng(0).random((224, 224, 3)).astype(np.float32)
     batch = occluded(pixels)
     rows, cols = image_grid(224, 224)
-    assert (rows, cols) == (limits.EXPLAIN_GRID_LARGE, limits.EXPLAIN_GRID_LARGE)
+    assert (rows, cols) == (GRID_LARGE, GRID_LARGE)
     assert batch.shape == (1 + rows * cols, 224, 224, 3)
     changed = np.stack([(copy != pixels).any(axis=2) for copy in batch[1:]])
     assert not changed[0, 100:, :].any() and changed[0, :40, :40].all()  # the first patch is the top-left one
     assert (changed.sum(axis=0) == 1).all()  # every pixel is hidden by exactly one patch
-    assert image_grid(28, 28) == (limits.EXPLAIN_GRID_SMALL, limits.EXPLAIN_GRID_SMALL)
+    assert image_grid(28, 28) == (GRID_SMALL, GRID_SMALL)
 
 
 # --- every classifier Space ------------------------------------------------------------------------------------
@@ -283,3 +282,29 @@ def test_rest_explain_refuses_what_it_cannot_explain(spaces_dir: Path) -> None:
         metrics = httpx.get(f"{base}/metrics/", timeout=10).text
         assert 'spacesuite_requests_total{endpoint="rest_explain",model="housing",outcome="input_error"}' in metrics
         assert json.loads(httpx.get(f"{base}/v1/models/digits", timeout=10).text)["model_version_status"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_an_explanation_is_logged_once_and_left_out_of_the_drift_job_and_class_mix(
+    spaces_dir: Path, tmp_path: Path
+) -> None:
+    from shared import metrics, traffic
+    from training.drift import traffic_frame
+
+    folder = tmp_path / "traffic"
+    traffic.configure("gender", environ={"SPACESUITE_TRAFFIC_DIR": str(folder)})
+    try:
+        service = load_services(spaces_dir / "gender" / "model")["gender"]
+        row = examples(spaces_dir / "gender", service.spec)[0]
+        counted = metrics.PREDICTIONS.labels(model="gender", label=service.answer("predict", [row])[0].top[0])
+        before = counted._value.get()
+        ((prediction, explanation),) = service.explain("explain", [row])
+        assert explanation.label == prediction.top[0]
+        assert counted._value.get() == before  # the answer explained is not counted in the class mix again
+    finally:
+        traffic.configure()
+    records, _ = traffic.read_records(folder)
+    assert [(r["endpoint"], r.get("explanation", False)) for r in records] == [("predict", False), ("explain", True)]
+    frame, counts = traffic_frame(folder, service.spec)
+    assert len(frame) == 1 and counts["explanations"] == 1
