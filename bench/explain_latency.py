@@ -1,5 +1,6 @@
 """What one explanation costs (`shared.explain`, as the page's explain endpoint and REST `:explain` run it), per
-classifier of the bundled Spaces, against the budgets: <= 100 ms for a 28x28 image, <= 1 s for a 224x224 one.
+classifier of the bundled Spaces, against the budgets: <= 100 ms for a 28x28 image, <= 1 s for a 224x224 one. The
+time of one plain forward pass is printed beside it, for scale (on a busy machine both grow alike).
 
 Each model explains its own bundled examples in turn (`--rounds` times, after one warm-up round) in this process,
 with LiteRT on 2 threads as a Space runs it; printed: input size, forward passes per explanation, p50 and
@@ -44,6 +45,17 @@ def forwards(model, instance) -> int:
     return 1 + explanation.weights.size if explanation.unit == "probability" else 1
 
 
+def one_pass(model, instance, rounds: int) -> float:
+    """The median seconds of one plain forward pass on the prepared instance (the answer alone), for scale."""
+    prepared = model.prepare(instance)
+    seconds = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model.run(prepared.inputs)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
 def measure(model, instances: list, rounds: int) -> list[float]:
     """Seconds per explanation, every instance `rounds` times after one warm-up round."""
     for instance in instances:
@@ -58,13 +70,13 @@ def measure(model, instances: list, rounds: int) -> list[float]:
 
 
 def main() -> None:
-    """Print one line per classifier: input, forward passes, p50 / p90, budget."""
+    """Print one line per classifier: input, forward passes, one pass alone, p50 / p90 of an explanation, budget."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spaces", type=Path, default=REPO / "dist" / "spaces", help="bundled Spaces")
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'model':<15} {'input':<14} {'passes':>6} {'p50 ms':>8} {'p90 ms':>8}  budget")
+    print(f"{'model':<15} {'input':<14} {'passes':>6} {'1 pass ms':>9} {'p50 ms':>8} {'p90 ms':>8}  budget")
     for space in find_spaces(args.spaces):
         for spec in model_specs(space):
             if not spec.labels:
@@ -82,8 +94,11 @@ def main() -> None:
                 verdict = f"<= {budget * 1000:.0f} ms: {'met' if p50 <= budget else 'MISSED'}" if budget else "-"
             else:
                 size, verdict = spec.input.kind, "-"
-            passes = forwards(model, instances[0])
-            print(f"{spec.name:<15} {size:<14} {passes:>6} {p50 * 1000:>8.1f} {p90 * 1000:>8.1f}  {verdict}")
+            passes, single = forwards(model, instances[0]), one_pass(model, instances[0], 5 * args.rounds)
+            print(
+                f"{spec.name:<15} {size:<14} {passes:>6} {single * 1000:>9.1f} {p50 * 1000:>8.1f} {p90 * 1000:>8.1f}"
+                f"  {verdict}"
+            )
 
 
 if __name__ == "__main__":
