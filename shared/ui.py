@@ -484,7 +484,7 @@ def text_classifier_panel(
             )
             explanation = [
                 gr.HighlightedText(
-                    label="Why: each word's weight (red: for the answer, blue: against; the answer without it)",
+                    label="Why: the probability each word adds to the answer (red: for it, blue: against it)",
                     combine_adjacent=False, show_legend=False,
                 ),
                 _numbers(),
