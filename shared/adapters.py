@@ -119,6 +119,20 @@ class Adapter:
         )
         return [self.output_row(prediction) for prediction in predictions]
 
+    def explain(self, instances: list) -> list[dict]:
+        """One explanation per instance (its predicted label and the weights, `shared.explain`), answered and recorded
+        by the model's Service as endpoint `rest_explain`.
+
+        Raises:
+            InputError: no instances, a model that is not a classifier, or an instance that cannot be answered (the
+                message names its index).
+        """
+        if not isinstance(instances, list) or not instances:
+            raise InputError("There is nothing to explain: send a non-empty list of instances.")
+        with self.request_scope():
+            answers = self.service.explain("rest_explain", instances, decode=self._unwrap, name_index=True)
+        return [explanation.to_json() for _, explanation in answers]
+
     def details(self) -> dict:
         """What TF Serving's metadata cannot say: task, how to send an instance, labels or target, input ranges."""
         details: dict[str, Any] = {"task": self.spec.task, "instances": list(self.instance_forms)}

@@ -49,10 +49,11 @@ def register_model(spec: ModelSpec) -> None:
 
 
 def observe(record: Record) -> None:
-    """Count one request by outcome, time it, and count each answer's top label and observe its probability."""
+    """Count one request by outcome, time it, and count each answer's top label and observe its probability (not
+    again for an explanation of it)."""
     LATENCY.labels(model=record.model, endpoint=record.endpoint).observe(record.latency_s)
     REQUESTS.labels(model=record.model, endpoint=record.endpoint, outcome=record.outcome).inc()
-    for prediction in record.predictions:
+    for prediction in [] if record.explanation else record.predictions:  # an explanation repeats an answer
         if prediction.confidences:
             label, confidence = prediction.top
             PREDICTIONS.labels(model=record.model, label=label).inc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -23,6 +24,7 @@ import numpy as np
 from shared.artifact import SPEC_FILE, ModelSpec
 from shared.batching import MicroBatcher
 from shared.errors import ArtifactError, InputError, NeedsWorkerThread
+from shared.explain import Explanation, explain
 from shared.prediction import Prediction, Prepared
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class Record:
     latency_s: float
     predictions: list[Prediction]
     error: str = ""
+    explanation: bool = False  # an `explain` request: its answers were (or will be) counted by a `predict` too
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # links the log's lines of one request
 
     @property
@@ -107,7 +110,7 @@ class Service:
         return self.model.folder
 
     @contextlib.contextmanager
-    def _recorded(self, endpoint: str) -> Iterator[list[Prediction]]:
+    def _recorded(self, endpoint: str, *, explanation: bool = False) -> Iterator[list[Prediction]]:
         """Time the block, and publish one record of how it ended with the predictions it appended."""
         start = time.perf_counter()
         predictions: list[Prediction] = []
@@ -123,7 +126,8 @@ class Service:
             raise
         finally:
             answered = predictions if outcome == "ok" else []  # a refused request is one record, without answers
-            publish(Record(self.spec, endpoint, outcome, time.perf_counter() - start, answered, error))
+            latency = time.perf_counter() - start
+            publish(Record(self.spec, endpoint, outcome, latency, answered, error, explanation=explanation))
 
     def refuse(self, endpoint: str, message: str, seconds: float = 0.0) -> None:
         """Record a request refused before any instance was read (malformed JSON, too large, too many instances)."""
@@ -145,6 +149,27 @@ class Service:
         with self._recorded(endpoint) as predictions:
             _each(self.model.predict_one, instances, decode, name_index, into=predictions)
         return predictions
+
+    def explain(
+        self,
+        endpoint: str,
+        instances: Sequence[Any],
+        decode: Callable[[Any], Any] | None = None,
+        *,
+        name_index: bool = False,
+    ) -> list[tuple[Prediction, Explanation]]:
+        """Answer and explain every instance (`shared.explain`: forward passes only), recorded as one explanation
+        request (counted, timed and logged, but not counted again in the class mix or the drift job).
+
+        Raises:
+            InputError: the model is not a classifier, or an instance cannot be answered; the message names its index
+                with `name_index` (REST).
+        """
+        answers: list[tuple[Prediction, Explanation]] = []
+        with self._recorded(endpoint, explanation=True) as predictions:
+            _each(functools.partial(explain, self.model), instances, decode, name_index, into=answers)
+            predictions.extend(prediction for prediction, _ in answers)
+        return answers
 
     def prepare(
         self,

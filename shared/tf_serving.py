@@ -8,6 +8,8 @@ written for TF Serving works unchanged:
   say (labels, target, feature ranges) under `metadata.spacesuite`;
 - `POST /v1/models/<name>[/versions/<v>]:predict` with `{"instances": [...]}` → `{"predictions": [...]}`,
   or `{"inputs": [...]}` → `{"outputs": [...]}`.
+- `POST /v1/models/<name>[/versions/<v>]:explain` (ours, not TF Serving's) with the same body as :predict (at most
+  `explain.MAX_EXPLAIN_INSTANCES` instances) → `{"explanations": [...]}`, one `shared.explain.Explanation` each.
 
 Errors are `{"error": "<one sentence>"}`: 400 for a request that cannot be answered as it is, 404 for an unknown
 model or version, 413 for a body over `limits.MAX_BODY_BYTES`, 500 (details logged, never sent) for a bug. A
@@ -36,6 +38,7 @@ import orjson
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import shared.explain as explain
 import shared.limits as limits
 from shared.adapters import SIGNATURE, Adapter
 from shared.errors import InputError
@@ -74,7 +77,7 @@ def malformed(method: str, path: str) -> Refusal:
 
 
 def route(method: str, path: str) -> tuple[str, str | None, str]:
-    """The model name, version (or None) and verb (`status`, `metadata`, `predict`) a request's URL names.
+    """The model name, version (or None) and verb (`status`, `metadata`, `predict`, `explain`) a request's URL names.
 
     Raises:
         Refusal: 400 for a URL outside the API's routes.
@@ -84,7 +87,7 @@ def route(method: str, path: str) -> tuple[str, str | None, str]:
     tail, verb = path[len(PREFIX) :], ""
     if method == "POST":
         tail, colon, verb = tail.rpartition(":")
-        if not colon or verb != "predict":
+        if not colon or verb not in ("predict", "explain"):
             raise malformed(method, path)
     elif method != "GET":
         raise malformed(method, path)
@@ -242,6 +245,9 @@ class RestAPI:
         self._large: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+        self._explaining: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one HTTP request under `/v1/`."""
@@ -263,6 +269,8 @@ class RestAPI:
             if verb == "metadata":
                 spec = {"name": name, "signature_name": "", "version": str(model.version)}
                 return 200, orjson.dumps({"model_spec": spec, "metadata": model.metadata()})
+            if verb == "explain":
+                return 200, await self.explain(model, scope, receive)
             return 200, await self.predict(model, scope, receive)
         except Refusal as refusal:
             service = getattr(model, "service", None)
@@ -289,6 +297,21 @@ class RestAPI:
                 del body
                 rows = await model.predict_async(instances, in_thread=True)
         return orjson.dumps({"outputs" if columnar else "predictions": rows}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    async def explain(self, model: Adapter, scope: Scope, receive: Receive) -> bytes:
+        """The JSON answer to an :explain request (ours; TF Serving has no such verb): the same body as :predict, at
+        most `explain.MAX_EXPLAIN_INSTANCES` instances, explained in a worker thread, a few requests at a time."""
+        body = await read_body(scope, receive, self.max_body_bytes)
+        loop = asyncio.get_running_loop()
+        gate = self._explaining.get(loop) or self._explaining.setdefault(
+            loop, asyncio.Semaphore(explain.EXPLAIN_CONCURRENCY)
+        )
+        async with gate:
+            most = min(self.max_instances, explain.MAX_EXPLAIN_INSTANCES)
+            instances, _ = await asyncio.to_thread(_parse_large, body, most)
+            del body
+            answers = await asyncio.to_thread(model.explain, instances)
+        return orjson.dumps({"explanations": answers}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class RestFirst:

@@ -137,6 +137,8 @@ class TrafficLog:
             "outcome": request.outcome,
             "latency_ms": round(request.latency_s * 1000, 3),
         }
+        if request.explanation:
+            base["explanation"] = True  # the drift job leaves it out: the page's `predict` logged the same answer
         if not request.predictions:
             return [{**base, "model": request.model, "version": None, "error": request.error[:MAX_ERROR_CHARS]}]
         rows = []

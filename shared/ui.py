@@ -22,6 +22,7 @@ from gradio.components.base import server
 import shared.limits as limits
 from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.errors import InputError
+from shared.explain import Explanation, heat_map
 from shared.features import MISSING, form_values
 from shared.images import open_image
 from shared.metrics import register_model
@@ -186,6 +187,31 @@ def probability_chart(confidences: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame({"class": [label for label, _ in ranked], "probability": [100 * p for _, p in ranked]})
 
 
+def explain_api_name(api_name: str) -> str:
+    """The page's explanation endpoint beside `/<api_name>`: `explain` beside `predict`, else `<api_name>_explain`."""
+    return "explain" if api_name == "predict" else f"{api_name}_explain"
+
+
+def _numbers() -> gr.JSON:
+    with gr.Accordion("The explanation's numbers", open=False):
+        return gr.JSON(label="Explanation")
+
+
+def contribution_chart(explanation: Explanation, features: Sequence[Feature]) -> pd.DataFrame:
+    """Rows of (feature label, weight) for a gr.BarPlot of what each feature added to the answer."""
+    labels = {feature.name: feature.label for feature in features}
+    return pd.DataFrame(
+        {"feature": [labels.get(name, name) for name in explanation.names], "weight": explanation.weights.tolist()}
+    )
+
+
+def word_weights(explanation: Explanation) -> list[tuple[str, float]]:
+    """The words with their weights scaled to [-1, 1] (the strongest is ±1), as gr.HighlightedText shows them."""
+    strongest = float(abs(explanation.weights).max()) or 1.0
+    pairs = zip(explanation.names, explanation.weights.tolist(), strict=True)
+    return [(word, weight / strongest) for word, weight in pairs]
+
+
 def _chart(spec: ModelSpec) -> gr.BarPlot:
     return gr.BarPlot(
         probability_chart(dict.fromkeys(spec.labels, 0.0)),
@@ -216,10 +242,13 @@ def image_classifier_panel(
     class, the pixels the model saw, examples and the test split's confusion matrix. `thing` says what to show it
     ("hand sign", "digit").
 
-    Call inside a `gr.Blocks`. API endpoints: `/<api_name>` (and `/<api_name>_sketch`).
+    Under the answer, its explanation (occlusion heat map, and the numbers). Call inside a `gr.Blocks`. API
+    endpoints: `/<api_name>` (and `/<api_name>_sketch`), and their explanations `/explain` (beside `/predict`, else
+    `/<api_name>_explain`) and `/<explain>_sketch`, which return the heat map and the numbers.
     """
     spec = service.spec
     chart_rows = (lambda confidences: [probability_chart(confidences)]) if chart else (lambda confidences: [])
+    explain_name = explain_api_name(api_name)
     register_model(spec)
 
     @user_errors
@@ -236,6 +265,24 @@ def image_classifier_panel(
             raise InputError(f"Draw a {thing} on the sketchpad first.")
         confidences, view = _answer(service.answer(f"{api_name}_sketch", [composite])[0])
         return [confidences, *chart_rows(confidences), view]
+
+    def explained(endpoint: str, source: Any) -> list[Any]:
+        prediction, explanation = service.explain(endpoint, [source])[0]
+        assert prediction.pixels is not None
+        return [heat_map(prediction.pixels, explanation.weights), explanation.to_json()]
+
+    @user_errors
+    def explain(image_path: str | None) -> list[Any]:
+        if image_path is None:
+            raise InputError(f"Upload, paste or shoot a picture of a {thing} first.")
+        return explained(explain_name, image_path)
+
+    @user_errors
+    def explain_sketch(editor: dict | None) -> list[Any]:
+        composite = (editor or {}).get("composite")
+        if composite is None:
+            raise InputError(f"Draw a {thing} on the sketchpad first.")
+        return explained(f"{explain_name}_sketch", composite)
 
     def sketch_tab() -> tuple[gr.Sketchpad, gr.Button]:
         with gr.Tab("Sketch"):
@@ -263,15 +310,26 @@ def image_classifier_panel(
             outputs.append(
                 gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
             )
+            explanation = [
+                gr.Image(
+                    label="Why: the parts that raise the answer's probability (red) or lower it (blue)",
+                    type="numpy", format="png", interactive=False, height=240,
+                ),
+                _numbers(),
+            ]  # fmt: skip
     if examples:
         gr.Examples(
             [[str(p)] for p in examples], inputs=image, label=examples_label, example_labels=[p.stem for p in examples]
         )
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
-    classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
-    image.upload(predict, inputs=image, outputs=outputs, api_visibility="private")
+    # the answer first, then its explanation (one forward pass per patch) as a second call
+    answered = classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
+    answered.success(explain, inputs=image, outputs=explanation, api_name=explain_name)
+    uploaded = image.upload(predict, inputs=image, outputs=outputs, api_visibility="private")
+    uploaded.success(explain, inputs=image, outputs=explanation, api_visibility="private")
     if sketch:
-        classify_sketch.click(predict_sketch, inputs=pad, outputs=outputs, api_name=f"{api_name}_sketch")
+        drawn = classify_sketch.click(predict_sketch, inputs=pad, outputs=outputs, api_name=f"{api_name}_sketch")
+        drawn.success(explain_sketch, inputs=pad, outputs=explanation, api_name=f"{explain_name}_sketch")
 
 
 def format_amount(value: float, unit: str) -> str:
@@ -353,7 +411,8 @@ def classification_form_panel(
     api_name: str = "predict",
 ) -> None:
     """Checkboxes for yes/no features, numbers (unit, accepted range, default) for measurements, and the class with
-    its probability. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
+    its probability, then what each value added to it. Call inside a `gr.Blocks`. API endpoints: `/<api_name>`, and
+    `/explain` (beside `/predict`, else `/<api_name>_explain`): the contributions' chart and the numbers."""
     spec = service.spec
     features = _features(service)
     register_model(spec)
@@ -362,16 +421,28 @@ def classification_form_panel(
     def predict(*values: float | bool | None) -> dict[str, float]:
         return _answer(service.answer(api_name, [list(values)])[0])[0]
 
+    @user_errors
+    def explain(*values: float | bool | None) -> tuple[pd.DataFrame, dict]:
+        _, explanation = service.explain(explain_api_name(api_name), [list(values)])[0]
+        return contribution_chart(explanation, features), explanation.to_json()
+
     with gr.Row():
         with gr.Column():
             fields = _form_fields(features)
             classify = gr.Button("Classify", variant="primary")
         with gr.Column():
             label = gr.Label(num_top_classes=len(spec.labels), label="Prediction")
+            contributions = gr.BarPlot(
+                pd.DataFrame({"feature": [feature.label for feature in features], "weight": [0.0] * len(features)}),
+                x="feature", y="weight", height=240,
+                label="Why: what each value adds to the answer (log-odds, or the probability lost without it)",
+            )  # fmt: skip
+            explanation = [contributions, _numbers()]
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
         gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
-    classify.click(predict, inputs=fields, outputs=label, api_name=api_name)
+    answered = classify.click(predict, inputs=fields, outputs=label, api_name=api_name)
+    answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
 
 
 def text_classifier_panel(
@@ -383,8 +454,9 @@ def text_classifier_panel(
     examples_label: str = "Examples",
     api_name: str = "predict",
 ) -> None:
-    """A text box, the probability of every class (`label`, and a bar chart), the words the model read, and
-    examples. Call inside a `gr.Blocks`. API endpoint: `/<api_name>`."""
+    """A text box, the probability of every class (`label`, and a bar chart), the words the model read, each word's
+    weight in the answer (leave-one-word-out), and examples. Call inside a `gr.Blocks`. API endpoints: `/<api_name>`,
+    and `/explain` (beside `/predict`, else `/<api_name>_explain`): the weighted words and the numbers."""
     spec = service.spec
     vocabulary = service.model.vocabulary  # type: ignore[attr-defined]
     register_model(spec)
@@ -396,6 +468,11 @@ def text_classifier_panel(
         words = " ".join(t if vocabulary.known_share([t]) else f"~~{t}~~" for t in prediction.tokens or [])
         return confidences, probability_chart(confidences), words
 
+    @user_errors
+    def explain(text: str | None) -> tuple[list[tuple[str, float]], dict]:
+        _, explanation = service.explain(explain_api_name(api_name), [text])[0]
+        return word_weights(explanation), explanation.to_json()
+
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(label="Text", lines=3, max_length=MAX_CHARS, placeholder=placeholder)
@@ -405,11 +482,20 @@ def text_classifier_panel(
             outputs.append(
                 gr.Markdown(label="Words the model read (struck through: unknown to it)", elem_id=f"{api_name}-words")
             )
+            explanation = [
+                gr.HighlightedText(
+                    label="Why: the probability each word adds to the answer (red: for it, blue: against it)",
+                    combine_adjacent=False, show_legend=False,
+                ),
+                _numbers(),
+            ]  # fmt: skip
     if examples:
         gr.Examples([[example] for example in examples], inputs=text, label=examples_label)
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
-    classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
-    text.submit(predict, inputs=text, outputs=outputs, api_visibility="private")
+    answered = classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
+    answered.success(explain, inputs=text, outputs=explanation, api_name=explain_api_name(api_name))
+    submitted = text.submit(predict, inputs=text, outputs=outputs, api_visibility="private")
+    submitted.success(explain, inputs=text, outputs=explanation, api_visibility="private")
 
 
 def page(title: str, description: str, services: dict[str, Service]) -> gr.Blocks:

@@ -384,14 +384,14 @@ def examples(bundle: Path, spec: ModelSpec) -> list[Any]:
 
 def endpoint_for(api_info: Mapping[str, Any], spec: ModelSpec) -> str:
     """The page endpoint that answers one model: the one whose inputs are an image, a text or one value per
-    feature, as the model takes (sketch endpoints aside).
+    feature, as the model takes (sketch and explanation endpoints aside).
 
     Raises:
         LookupError: the Space has no such endpoint.
     """
     for name, endpoint in api_info.get("named_endpoints", {}).items():
         components = [str(p.get("component", "")).lower() for p in endpoint.get("parameters", [])]
-        if name.endswith("_sketch") or not components:
+        if name.endswith(("_sketch", "explain")) or not components:  # a drawing, or an explanation of the answer
             continue
         if spec.input.kind == "image" and components[0] in {"image", "imageupload"}:
             return name

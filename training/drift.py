@@ -137,12 +137,16 @@ def typed(frame: pd.DataFrame, numerical: list[str], categorical: list[str]) -> 
 
 
 def traffic_frame(folder: Path, spec: ModelSpec) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The model's logged answers (current version, outcome ok) as descriptors, and counts of what was left out."""
+    """The model's logged answers (current version, outcome ok, not explanations) as descriptors, and counts of what
+    was left out."""
     records, unreadable = read_records(folder, spec.name)
-    rows, other_version, refused, incomplete = [], 0, 0, 0
+    rows, other_version, refused, incomplete, explanations = [], 0, 0, 0, 0
     numerical, categorical = descriptor_columns(spec)
     compared = drift_columns(spec)
     for record in records:
+        if record.get("explanation"):  # an explanation of an answer the log holds already (or a REST client's)
+            explanations += 1
+            continue
         if record.get("outcome") != "ok":
             refused += 1
             continue
@@ -160,6 +164,7 @@ def traffic_frame(folder: Path, spec: ModelSpec) -> tuple[pd.DataFrame, dict[str
         "refused": refused,
         "other_version": other_version,
         "incomplete": incomplete,
+        "explanations": explanations,
     }
     frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame(columns=numerical + categorical)
     return typed(frame, *compared), counts
