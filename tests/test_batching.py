@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -51,6 +52,35 @@ def test_a_slow_model_runs_beside_the_event_loop() -> None:
 
     answers, ticks = asyncio.run(main())
     assert len(answers) == 4 and ticks == 5 and batcher.calls == 1
+
+
+def test_where_a_call_runs_depends_on_its_cpu_time_not_its_wall_time() -> None:
+    """A call that waits (preempted, or for the GIL) without computing stays on the event loop; one that computes
+    for longer than INLINE_SECONDS moves to the batcher's thread."""
+    threads: list[str] = []
+
+    def waits(batch: np.ndarray) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.01)
+        return batch
+
+    def computes(batch: np.ndarray) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        start = time.thread_time()
+        while time.thread_time() - start < 0.005:
+            pass
+        return batch
+
+    async def three_calls(batcher: MicroBatcher) -> None:
+        for _ in range(3):
+            await batcher.submit(np.ones((1, 2)))
+
+    main = threading.current_thread().name
+    asyncio.run(three_calls(MicroBatcher(waits)))
+    assert threads == [main] * 3
+    threads.clear()
+    asyncio.run(three_calls(MicroBatcher(computes, name="busy")))
+    assert threads[0] == main and all(name.startswith("batch-busy") for name in threads[1:])
 
 
 def test_a_failing_model_call_fails_every_request_of_its_batch() -> None:

@@ -11,7 +11,7 @@ import pytest
 from shared.artifact import DataProvenance, ModelSpec
 from shared.classifier import ImageClassifier
 from shared.errors import ArtifactError, InputError
-from shared.predictor import Predictor
+from shared.predictor import Predictor, batch_sizes
 from training.demos import sign_language
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +57,25 @@ def test_litert_matches_keras_on_any_batch_size(exported, quantized: bool) -> No
         assert got.shape == (batch, 24)
         assert np.allclose(got.sum(axis=1), 1.0, atol=1e-4)
         assert np.abs(got - expected[:batch]).max() < (2e-2 if quantized else 1e-5)
+
+
+def test_any_batch_runs_on_interpreters_allocated_once(exported) -> None:
+    out, inputs, expected = exported
+    predictor = Predictor.from_artifact(out)
+    assert predictor.batch_sizes == (1, 2, 4, 8)
+    rows = np.random.default_rng(2).random((13, 28, 28, 1), dtype=np.float32)
+    rows[:5] = inputs
+    one_by_one = np.concatenate([predictor.predict(rows[i : i + 1]) for i in range(13)])
+    for batch in (13, 7, 3, 8):
+        assert np.abs(predictor.predict(rows[:batch]) - one_by_one[:batch]).max() < 1e-6
+    assert np.abs(one_by_one[:5] - expected).max() < 1e-5
+    for size, runner in predictor._runners.items():  # never resized: each keeps the batch it was allocated for
+        assert runner.get_input_details()["pixels"]["shape"][0] == size
+
+
+def test_large_rows_run_one_at_a_time() -> None:
+    assert batch_sizes(224 * 224 * 3) == (1,)  # a MobileNetV2's input: batching it saves nothing on a CPU
+    assert batch_sizes(28 * 28) == (1, 2, 4, 8)
 
 
 def test_classifier_answers_and_refuses_flat_images(exported) -> None:

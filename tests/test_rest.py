@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from conftest import serving
 from fastapi import FastAPI
@@ -201,6 +202,25 @@ def test_concurrent_requests_are_all_answered(base: str, spaces_dir: Path) -> No
 
     with ThreadPoolExecutor(8) as pool:
         assert list(pool.map(call, range(16))) == [200] * 16
+
+
+def test_concurrent_requests_each_get_the_answer_they_get_alone(base: str, spaces_dir: Path) -> None:
+    """Concurrent :predict requests of 1-7 images share model calls, run in chunks of the interpreters' fixed batch
+    sizes: each request still gets its own rows, as when it comes alone."""
+    images = [b64(p) for p in examples(spaces_dir, "sign-language")]
+    bodies = [{"instances": [images[(start + k) % len(images)] for k in range(1 + start % 7)]} for start in range(24)]
+
+    def answer(body: dict) -> list:
+        response = post(f"{base}/v1/models/sign-language:predict", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["predictions"]
+
+    alone = [answer(body) for body in bodies]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(answer, bodies))
+    for mine, reference in zip(together, alone, strict=True):
+        assert len(mine) == len(reference)
+        assert np.allclose(mine, reference, atol=1e-6)
 
 
 def _nested(depth: int) -> bytes:
