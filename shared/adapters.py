@@ -16,6 +16,7 @@ import numpy as np
 from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput, TextInput
 from shared.classifier import ModelInput
 from shared.errors import InputError
+from shared.feedback import parse_feedback
 from shared.images import pixel_budget
 from shared.prediction import Prediction
 from shared.service import Service
@@ -105,9 +106,10 @@ class Adapter:
             predictions = self.service.answer("rest", instances, decode=self._unwrap, name_index=True)
         return [self.output(prediction) for prediction in predictions]
 
-    async def predict_async(self, instances: list, *, in_thread: bool = False) -> list[np.ndarray]:
+    async def predict_async(self, instances: list, *, in_thread: bool = False) -> tuple[list[np.ndarray], str]:
         """`predict` for the event loop: the instances are decoded there (in a worker thread with `in_thread`, or
         when one is too big), and the model call is shared with concurrent requests (`Service.answer_async`).
+        Returns the output rows and the request's id (which feedback refers to).
 
         Raises:
             InputError: no instances, or an instance that cannot be answered (the message names its index).
@@ -117,7 +119,25 @@ class Adapter:
         predictions = await self.service.answer_async(
             "rest", instances, decode=self._unwrap, name_index=True, scope=self.request_scope, in_thread=in_thread
         )
-        return [self.output_row(prediction) for prediction in predictions]
+        return [self.output_row(prediction) for prediction in predictions], predictions.request_id
+
+    def feedback(self, payload: object) -> dict[str, Any]:
+        """Record a `:feedback` body (`shared.feedback.parse_feedback`) as endpoint `rest`; the answer says what was
+        recorded.
+
+        Raises:
+            UnknownRequest: the model answered no such request (404).
+            InputError: a malformed body, an unknown label or one contradicting the verdict (400).
+        """
+        request, instance, correct, label = parse_feedback(payload)
+        verdict = self.service.feedback("rest", request, correct=correct, label=label, instance=instance)
+        return {
+            "request_id": verdict.request,
+            "instance": verdict.instance,
+            "correct": verdict.correct,
+            "label": verdict.label,
+            "prediction": verdict.predicted,
+        }
 
     def explain(self, instances: list) -> list[dict]:
         """One explanation per instance (its predicted label and the weights, `shared.explain`), answered and recorded

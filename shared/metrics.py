@@ -1,5 +1,5 @@
-"""Prometheus metrics a Space exports at `/metrics`: requests by outcome, latency, class mix, confidence and
-which model answers. One registry per process (a Space, or the local suite of every Space).
+"""Prometheus metrics a Space exports at `/metrics`: requests by outcome, latency, class mix, confidence, which
+model answers, and users' feedback by verdict. One registry per process (a Space, or the local suite of every Space).
 
 `observe` is a sink of `shared.service`: it sees the one record of every request, page and REST alike, as the
 traffic log does."""
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info, make_
 from shared.artifact import ModelSpec
 
 if TYPE_CHECKING:
+    from shared.feedback import Feedback
     from shared.service import Record
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -31,6 +32,11 @@ CONFIDENCE = Histogram(
     "spacesuite_prediction_confidence", "Probability of the top label of each answer.", ["model"],
     buckets=tuple(round(0.1 * step, 1) for step in range(1, 11)), registry=REGISTRY,
 )  # fmt: skip
+FEEDBACK = Counter(
+    "spacesuite_feedback", "Users' verdicts on answers (right, wrong), by model.", ["model", "verdict"],
+    registry=REGISTRY,
+)  # fmt: skip
+# not on the dashboard yet: tests/test_prometheus.py would need feedback traffic to ask its query
 MODEL = Info("spacesuite_model", "The model a Space serves: version, task, data source.", ["model"], registry=REGISTRY)
 METRIC_NAMES = (
     "spacesuite_requests_total",
@@ -58,6 +64,11 @@ def observe(record: Record) -> None:
             label, confidence = prediction.top
             PREDICTIONS.labels(model=record.model, label=label).inc()
             CONFIDENCE.labels(model=record.model).observe(confidence)
+
+
+def count_feedback(feedback: Feedback) -> None:
+    """Count one verdict on an answer (`spacesuite_feedback_total{model, verdict}`)."""
+    FEEDBACK.labels(model=feedback.model, verdict=feedback.verdict).inc()
 
 
 def metrics_app():

@@ -25,6 +25,7 @@ from shared.artifact import SPEC_FILE, ModelSpec
 from shared.batching import MicroBatcher
 from shared.errors import ArtifactError, InputError, NeedsWorkerThread
 from shared.explain import Explanation, explain
+from shared.feedback import Feedback, RecentAnswers, judged
 from shared.prediction import Prediction, Prepared
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,11 @@ class Model(Protocol):
         """The prediction for one prepared instance and its output row."""
 
 
+def new_request_id() -> str:
+    """A fresh request id (16 hex digits)."""
+    return uuid.uuid4().hex[:16]
+
+
 @dataclass
 class Record:
     """One request, as every sink sees it: the model, the endpoint, how it ended, how long it took, the answers."""
@@ -60,7 +66,7 @@ class Record:
     predictions: list[Prediction]
     error: str = ""
     explanation: bool = False  # an `explain` request: its answers were (or will be) counted by a `predict` too
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # links the log's lines of one request
+    id: str = field(default_factory=new_request_id)  # links the log's lines of one request, and feedback on it
 
     @property
     def model(self) -> str:
@@ -68,19 +74,34 @@ class Record:
         return self.spec.name
 
 
+class Answers(list[Prediction]):
+    """The predictions of one request, with the request's id (which feedback on them refers to)."""
+
+    def __init__(self, predictions: Sequence[Prediction] = (), request_id: str = "") -> None:
+        super().__init__(predictions)
+        self.request_id = request_id
+
+
 Sink = Callable[[Record], None]
+FeedbackSink = Callable[[Feedback], None]
 SINKS: list[Sink] = []
+FEEDBACK_SINKS: list[FeedbackSink] = []
 
 
-def add_sink(sink: Sink) -> None:
-    """Let `sink` see every request's record (once; the metrics and the traffic log register themselves)."""
+def add_sink(sink: Sink, feedback: FeedbackSink | None = None) -> None:
+    """Let `sink` see every request's record, and `feedback` every feedback (once each; the metrics and the traffic
+    log register themselves)."""
     if sink not in SINKS:
         SINKS.append(sink)
+    if feedback is not None and feedback not in FEEDBACK_SINKS:
+        FEEDBACK_SINKS.append(feedback)
 
 
-def publish(record: Record) -> None:
-    """Hand a record to every sink; a failing sink is logged and never turns an answer into an error."""
-    for sink in SINKS:
+def publish(record: Record | Feedback) -> None:
+    """Hand a record (or a feedback) to every sink of its kind; a failing sink is logged and never turns an answer
+    into an error."""
+    sinks: Sequence[Callable[[Any], None]] = FEEDBACK_SINKS if isinstance(record, Feedback) else SINKS
+    for sink in sinks:
         try:
             sink(record)
         except Exception:
@@ -94,10 +115,11 @@ class Service:
         self.model = model
         # concurrent REST requests share model calls (a model class without `run` answers one instance at a time)
         self.batcher = MicroBatcher(model.run, name=model.spec.name) if hasattr(model, "run") else None
+        self.answered = RecentAnswers()  # what feedback may refer to (classifiers)
         from shared import metrics, traffic  # the two sinks; imported here so that they can import this module
 
-        add_sink(metrics.observe)
-        add_sink(traffic.log_record)
+        add_sink(metrics.observe, metrics.count_feedback)
+        add_sink(traffic.log_record, traffic.log_feedback)
 
     @property
     def spec(self) -> ModelSpec:
@@ -110,10 +132,11 @@ class Service:
         return self.model.folder
 
     @contextlib.contextmanager
-    def _recorded(self, endpoint: str, *, explanation: bool = False) -> Iterator[list[Prediction]]:
-        """Time the block, and publish one record of how it ended with the predictions it appended."""
+    def _recorded(self, endpoint: str, *, explanation: bool = False) -> Iterator[Answers]:
+        """Time the block, and publish one record of how it ended with the predictions it appended; an answered
+        classifier request is remembered for feedback."""
         start = time.perf_counter()
-        predictions: list[Prediction] = []
+        predictions = Answers(request_id=new_request_id())
         outcome, error = "error", ""
         try:
             yield predictions
@@ -126,8 +149,28 @@ class Service:
             raise
         finally:
             answered = predictions if outcome == "ok" else []  # a refused request is one record, without answers
+            if answered and self.spec.labels:
+                self.answered.remember(predictions.request_id, [str(p.answer) for p in answered])
             latency = time.perf_counter() - start
-            publish(Record(self.spec, endpoint, outcome, latency, answered, error, explanation=explanation))
+            answer = list(answered)
+            publish(Record(self.spec, endpoint, outcome, latency, answer, error, explanation, predictions.request_id))
+
+    def feedback(
+        self, endpoint: str, request_id: str, *, correct: bool, label: str | None = None, instance: int = 0
+    ) -> Feedback:
+        """Record a user's verdict on one answered instance (published to the metrics and the traffic log).
+
+        Raises:
+            UnknownRequest: the model did not answer that request (or too long ago to remember it).
+            InputError: not a classifier, no such instance, an unknown label, or a label contradicting the verdict.
+        """
+        if not self.spec.labels:
+            raise InputError(f"{self.spec.name} answers with a number: feedback takes a classifier's answers only.")
+        predicted = self.answered.predicted(request_id, instance)
+        true_label = judged(self.spec, predicted, correct, label)
+        verdict = Feedback(self.spec, endpoint, request_id, instance, correct, true_label, predicted)
+        publish(verdict)
+        return verdict
 
     def refuse(self, endpoint: str, message: str, seconds: float = 0.0) -> None:
         """Record a request refused before any instance was read (malformed JSON, too large, too many instances)."""
@@ -140,8 +183,9 @@ class Service:
         decode: Callable[[Any], Any] | None = None,
         *,
         name_index: bool = False,
-    ) -> list[Prediction]:
-        """Answer every instance (each decoded first, when `decode` is given) and record the request.
+    ) -> Answers:
+        """Answer every instance (each decoded first, when `decode` is given) and record the request; the answers
+        carry the request's id.
 
         Raises:
             InputError: an instance cannot be answered; the message names its index with `name_index` (REST).
@@ -199,7 +243,7 @@ class Service:
         name_index: bool = False,
         scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
         in_thread: bool = False,
-    ) -> list[Prediction]:
+    ) -> Answers:
         """`answer` for a caller on the event loop: the instances are prepared right there (in a worker thread with
         `in_thread`, or when one is too big for the loop), and their model inputs join the concurrent requests' in
         one model call; the request is recorded once, as `answer` does.

@@ -7,9 +7,12 @@ written for TF Serving works unchanged:
 - `GET /v1/models/<name>[/versions/<v>]/metadata`: its `serving_default` signature, plus what TF Serving cannot
   say (labels, target, feature ranges) under `metadata.spacesuite`;
 - `POST /v1/models/<name>[/versions/<v>]:predict` with `{"instances": [...]}` → `{"predictions": [...]}`,
-  or `{"inputs": [...]}` → `{"outputs": [...]}`.
+  or `{"inputs": [...]}` → `{"outputs": [...]}`; ours besides TF Serving's: the answer's `request_id`;
 - `POST /v1/models/<name>[/versions/<v>]:explain` (ours, not TF Serving's) with the same body as :predict (at most
   `explain.MAX_EXPLAIN_INSTANCES` instances) → `{"explanations": [...]}`, one `shared.explain.Explanation` each.
+- ours, not TF Serving's: `POST /v1/models/<name>[/versions/<v>]:feedback` with `{"request_id": ..., "correct":
+  true|false, "label": ... (required when wrong), "instance": 0}`, a user's verdict on an answered instance
+  (`shared.feedback`); an unknown request id is 404, a malformed body or unknown label 400.
 
 Errors are `{"error": "<one sentence>"}`: 400 for a request that cannot be answered as it is, 404 for an unknown
 model or version, 413 for a body over `limits.MAX_BODY_BYTES`, 500 (details logged, never sent) for a bug. A
@@ -42,6 +45,7 @@ import shared.explain as explain
 import shared.limits as limits
 from shared.adapters import SIGNATURE, Adapter
 from shared.errors import InputError
+from shared.feedback import MAX_FEEDBACK_BYTES, UnknownRequest
 
 logger = logging.getLogger(__name__)
 MAX_INSTANCES = limits.MAX_INSTANCES
@@ -54,6 +58,7 @@ JSON_VALUE_BYTES = 48  # what one parsed JSON value costs in memory, about (for 
 PREFIX = "/v1/models/"
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 LONE_SURROGATE = "JSON Parse error: a \\u escape is a lone surrogate, which is not valid Unicode."
+VERBS = ("predict", "explain", "feedback")  # POST verbs; explain and feedback are ours, not TF Serving's
 _STATUS = {"state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
 
 
@@ -77,7 +82,8 @@ def malformed(method: str, path: str) -> Refusal:
 
 
 def route(method: str, path: str) -> tuple[str, str | None, str]:
-    """The model name, version (or None) and verb (`status`, `metadata`, `predict`, `explain`) a request's URL names.
+    """The model name, version (or None) and verb (`status`, `metadata`, `predict`, `explain`, `feedback`) a
+    request's URL names.
 
     Raises:
         Refusal: 400 for a URL outside the API's routes.
@@ -87,7 +93,7 @@ def route(method: str, path: str) -> tuple[str, str | None, str]:
     tail, verb = path[len(PREFIX) :], ""
     if method == "POST":
         tail, colon, verb = tail.rpartition(":")
-        if not colon or verb not in ("predict", "explain"):
+        if not colon or verb not in VERBS:
             raise malformed(method, path)
     elif method != "GET":
         raise malformed(method, path)
@@ -271,7 +277,12 @@ class RestAPI:
                 return 200, orjson.dumps({"model_spec": spec, "metadata": model.metadata()})
             if verb == "explain":
                 return 200, await self.explain(model, scope, receive)
+            if verb == "feedback":
+                body = await read_body(scope, receive, MAX_FEEDBACK_BYTES)
+                return 200, orjson.dumps(model.feedback(load_json(body)))
             return 200, await self.predict(model, scope, receive)
+        except UnknownRequest as error:
+            return 404, error_body(str(error))
         except Refusal as refusal:
             service = getattr(model, "service", None)
             if service is not None:  # a known model: the refusal is recorded like an answer
@@ -288,15 +299,16 @@ class RestAPI:
         body = await read_body(scope, receive, self.max_body_bytes)
         if len(body) <= INLINE_BODY_BYTES:
             instances, columnar = parse_predict_request(body, self.max_instances)
-            rows = await model.predict_async(instances, in_thread=len(instances) > INLINE_INSTANCES)
+            rows, request_id = await model.predict_async(instances, in_thread=len(instances) > INLINE_INSTANCES)
         else:
             loop = asyncio.get_running_loop()
             large = self._large.get(loop) or self._large.setdefault(loop, asyncio.Semaphore(LARGE_REQUESTS))
             async with large:
                 instances, columnar = await asyncio.to_thread(_parse_large, body, self.max_instances)
                 del body
-                rows = await model.predict_async(instances, in_thread=True)
-        return orjson.dumps({"outputs" if columnar else "predictions": rows}, option=orjson.OPT_SERIALIZE_NUMPY)
+                rows, request_id = await model.predict_async(instances, in_thread=True)
+        answer = {"outputs" if columnar else "predictions": rows, "request_id": request_id}
+        return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
 
     async def explain(self, model: Adapter, scope: Scope, receive: Receive) -> bytes:
         """The JSON answer to an :explain request (ours; TF Serving has no such verb): the same body as :predict, at

@@ -2,7 +2,8 @@
 
 Each record holds the time, the Space, the model and its version, the endpoint, the outcome, the latency and, for
 an answer, the inputs that are safe to keep (`shared.descriptors`: form values, the text and its descriptors,
-image statistics, never raw pixels unless asked) with the prediction and its confidence. The drift job
+image statistics, never raw pixels unless asked) with the prediction and its confidence. A user's feedback on an
+answer is one more line (outcome `feedback`) naming the request and instance it judges. The drift job
 (`spacesuite drift --traffic DIR`) reads these files.
 
 Durability: each record is one `write` to a file opened with O_APPEND, made before the answer leaves the app, so a
@@ -44,8 +45,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 import shared.limits as limits
+from shared.feedback import FEEDBACK
 
 if TYPE_CHECKING:
+    from shared.feedback import Feedback
     from shared.service import Record
 
 logger = logging.getLogger(__name__)
@@ -142,7 +145,7 @@ class TrafficLog:
         if not request.predictions:
             return [{**base, "model": request.model, "version": None, "error": request.error[:MAX_ERROR_CHARS]}]
         rows = []
-        for prediction in request.predictions:
+        for instance, prediction in enumerate(request.predictions):
             inputs = {key: _finite(value) for key, value in prediction.inputs.items()}
             if self.keep == "stats":
                 inputs.pop("text", None)
@@ -153,12 +156,27 @@ class TrafficLog:
                 "model": request.model,
                 "version": request.spec.version,
                 "batch": len(request.predictions),
+                "instance": instance,  # which answer of the request feedback on it refers to
                 "inputs": inputs,
                 "prediction": _finite(prediction.answer),
                 "confidence": _finite(prediction.confidence),
             }
             rows.append(row)
         return rows
+
+    def feedback_record(self, feedback: Feedback) -> dict[str, Any]:
+        """The line of one feedback: the request and instance it judges (`request` as in the answer's lines)."""
+        return {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "request": feedback.request,
+            "space": self.space,
+            "endpoint": feedback.endpoint,
+            "outcome": FEEDBACK,
+            "model": feedback.model,
+            "version": feedback.spec.version,
+            "instance": feedback.instance,
+            "feedback": {"correct": feedback.correct, "label": feedback.label, "prediction": feedback.predicted},
+        }
 
     def write(self, records: list[dict[str, Any]]) -> bool:
         """Append records (one line each, ASCII JSON) in a single write; fsync when asked. Returns whether they were
@@ -278,6 +296,19 @@ def log_record(request: Record) -> None:
         if kind not in _unwritable:
             _unwritable.add(kind)
             logger.exception("traffic log: a record of %s could not be written", request.model)
+
+
+def log_feedback(feedback: Feedback) -> None:
+    """Append one feedback line to this process's log (a feedback sink of `shared.service`); never raises."""
+    log = current_log()
+    if log is None:
+        return
+    try:
+        log.write([log.feedback_record(feedback)])
+    except Exception:  # a bug: said once, never raised
+        if "feedback" not in _unwritable:
+            _unwritable.add("feedback")
+            logger.exception("traffic log: a feedback on %s could not be written", feedback.model)
 
 
 _unwritable: set[str] = set()

@@ -181,6 +181,36 @@ def _answer(prediction: Prediction) -> tuple[dict[str, float], Any]:
     return prediction.confidences, prediction.view
 
 
+def feedback_row(service: Service, request: gr.State, *, api_name: str = "predict") -> None:
+    """A "Right" / "Wrong, it was: <label>" row under a classifier's answer: the verdict on the answer whose request
+    id `request` holds goes to the traffic log and the metrics (`Service.feedback`). API endpoints:
+    `/<api_name>_right` and `/<api_name>_wrong` (taking the true label), in the session that got the answer."""
+
+    def judge(request_id: str | None, correct: bool, label: str | None) -> str:
+        if not request_id:
+            raise InputError("Get an answer first, then say whether it was right.")
+        if not correct and not label:
+            raise InputError("Pick the right label in the list first, then press Wrong.")
+        verdict = service.feedback("page", request_id, correct=correct, label=None if correct else label)
+        return "Thanks: noted as right." if correct else f"Thanks: noted, it was **{verdict.label}**."
+
+    @user_errors
+    def right(request_id: str | None) -> str:
+        return judge(request_id, True, None)
+
+    @user_errors
+    def wrong(request_id: str | None, label: str | None) -> str:
+        return judge(request_id, False, label)
+
+    with gr.Row(equal_height=True):
+        right_button = gr.Button("Right", size="sm", scale=1)
+        truth = gr.Dropdown(choices=service.spec.labels, value=None, label="Wrong, it was:", scale=2)
+        wrong_button = gr.Button("Wrong", size="sm", scale=1)
+    said = gr.Markdown(elem_id=f"{api_name}-feedback")
+    right_button.click(right, inputs=request, outputs=said, api_name=f"{api_name}_right")
+    wrong_button.click(wrong, inputs=[request, truth], outputs=said, api_name=f"{api_name}_wrong")
+
+
 def probability_chart(confidences: dict[str, float]) -> pd.DataFrame:
     """Rows of (class, probability in %) for a gr.BarPlot of every class, likeliest first."""
     ranked = sorted(confidences.items(), key=lambda item: -item[1])
@@ -255,16 +285,18 @@ def image_classifier_panel(
     def predict(image_path: str | None) -> list[Any]:
         if image_path is None:
             raise InputError(f"Upload, paste or shoot a picture of a {thing} first.")
-        confidences, view = _answer(service.answer(api_name, [image_path])[0])
-        return [confidences, *chart_rows(confidences), view]
+        answers = service.answer(api_name, [image_path])
+        confidences, view = _answer(answers[0])
+        return [confidences, *chart_rows(confidences), view, answers.request_id]
 
     @user_errors
     def predict_sketch(editor: dict | None) -> list[Any]:
         composite = (editor or {}).get("composite")
         if composite is None:
             raise InputError(f"Draw a {thing} on the sketchpad first.")
-        confidences, view = _answer(service.answer(f"{api_name}_sketch", [composite])[0])
-        return [confidences, *chart_rows(confidences), view]
+        answers = service.answer(f"{api_name}_sketch", [composite])
+        confidences, view = _answer(answers[0])
+        return [confidences, *chart_rows(confidences), view, answers.request_id]
 
     def explained(endpoint: str, source: Any) -> list[Any]:
         prediction, explanation = service.explain(endpoint, [source])[0]
@@ -307,9 +339,12 @@ def image_classifier_panel(
             outputs: list[Any] = [gr.Label(num_top_classes=top_k, label="Prediction")]
             if chart:
                 outputs.append(_chart(spec))
+            request = gr.State("")  # the id of the answer shown, which feedback refers to
+            feedback_row(service, request, api_name=api_name)
             outputs.append(
                 gr.Image(label="What the model sees", type="numpy", format="png", interactive=False, height=160)
             )
+            outputs.append(request)
             explanation = [
                 gr.Image(
                     label="Why: the parts that raise the answer's probability (red) or lower it (blue)",
@@ -418,8 +453,9 @@ def classification_form_panel(
     register_model(spec)
 
     @user_errors
-    def predict(*values: float | bool | None) -> dict[str, float]:
-        return _answer(service.answer(api_name, [list(values)])[0])[0]
+    def predict(*values: float | bool | None) -> tuple[dict[str, float], str]:
+        answers = service.answer(api_name, [list(values)])
+        return _answer(answers[0])[0], answers.request_id
 
     @user_errors
     def explain(*values: float | bool | None) -> tuple[pd.DataFrame, dict]:
@@ -432,6 +468,8 @@ def classification_form_panel(
             classify = gr.Button("Classify", variant="primary")
         with gr.Column():
             label = gr.Label(num_top_classes=len(spec.labels), label="Prediction")
+            request = gr.State("")  # the id of the answer shown, which feedback refers to
+            feedback_row(service, request, api_name=api_name)
             contributions = gr.BarPlot(
                 pd.DataFrame({"feature": [feature.label for feature in features], "weight": [0.0] * len(features)}),
                 x="feature", y="weight", height=240,
@@ -441,7 +479,7 @@ def classification_form_panel(
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
         gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
-    answered = classify.click(predict, inputs=fields, outputs=label, api_name=api_name)
+    answered = classify.click(predict, inputs=fields, outputs=[label, request], api_name=api_name)
     answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
 
 
@@ -462,11 +500,11 @@ def text_classifier_panel(
     register_model(spec)
 
     @user_errors
-    def predict(text: str | None) -> tuple[dict[str, float], pd.DataFrame, str]:
-        prediction = service.answer(api_name, [text])[0]
-        confidences, _ = _answer(prediction)
-        words = " ".join(t if vocabulary.known_share([t]) else f"~~{t}~~" for t in prediction.tokens or [])
-        return confidences, probability_chart(confidences), words
+    def predict(text: str | None) -> tuple[dict[str, float], pd.DataFrame, str, str]:
+        answers = service.answer(api_name, [text])
+        confidences, _ = _answer(answers[0])
+        words = " ".join(t if vocabulary.known_share([t]) else f"~~{t}~~" for t in answers[0].tokens or [])
+        return confidences, probability_chart(confidences), words, answers.request_id
 
     @user_errors
     def explain(text: str | None) -> tuple[list[tuple[str, float]], dict]:
@@ -478,10 +516,14 @@ def text_classifier_panel(
             text = gr.Textbox(label="Text", lines=3, max_length=MAX_CHARS, placeholder=placeholder)
             classify = gr.Button("Classify", variant="primary")
         with gr.Column():
-            outputs = [gr.Label(num_top_classes=len(spec.labels), label=label), _chart(spec)]
+            outputs = [gr.Label(num_top_classes=len(spec.labels), label=label)]
+            request = gr.State("")  # the id of the answer shown, which feedback refers to
+            feedback_row(service, request, api_name=api_name)
+            outputs.append(_chart(spec))
             outputs.append(
                 gr.Markdown(label="Words the model read (struck through: unknown to it)", elem_id=f"{api_name}-words")
             )
+            outputs.append(request)
             explanation = [
                 gr.HighlightedText(
                     label="Why: the probability each word adds to the answer (red: for it, blue: against it)",

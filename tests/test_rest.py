@@ -167,9 +167,9 @@ def test_columnar_inputs_answer_outputs(base: str, spaces_dir: Path) -> None:
     rows = post(f"{base}/v1/models/digits:predict", json={"instances": images}).json()["predictions"]
     response = post(f"{base}/v1/models/digits:predict", json={"inputs": images})
     assert response.status_code == 200, response.text
-    assert response.json() == {"outputs": rows}
+    assert response.json()["outputs"] == rows
     by_name = post(f"{base}/v1/models/digits:predict", json={"inputs": {"pixels": images}})
-    assert by_name.json() == {"outputs": rows}
+    assert by_name.json()["outputs"] == rows
 
 
 def test_housing_by_list_and_by_name_in_model_units(base: str, regressor: TabularRegressor) -> None:
@@ -185,11 +185,11 @@ def test_housing_by_list_and_by_name_in_model_units(base: str, regressor: Tabula
     by_name = post(
         f"{base}/v1/models/housing:predict", json={"instances": [dict(zip(names, HOUSING_ROW, strict=True))]}
     )
-    assert by_name.json() == {"predictions": [predictions[0]]}
+    assert by_name.json()["predictions"] == [predictions[0]]
     columns = {name: [HOUSING_ROW[i], other[i]] for i, name in enumerate(names)}
-    assert post(f"{base}/v1/models/housing:predict", json={"inputs": columns}).json() == {"outputs": predictions}
+    assert post(f"{base}/v1/models/housing:predict", json={"inputs": columns}).json()["outputs"] == predictions
     named = post(f"{base}/v1/models/housing/versions/1:predict", json={"instances": [{"features": HOUSING_ROW}]})
-    assert named.json() == {"predictions": [predictions[0]]}
+    assert named.json()["predictions"] == [predictions[0]]
 
 
 def test_concurrent_requests_are_all_answered(base: str, spaces_dir: Path) -> None:
@@ -278,6 +278,9 @@ ERRORS = [
     ("housing:classify", {"instances": [HOUSING_ROW]}, 400, "Malformed request: POST /v1/models/housing:classify"),
     ("housing", {"instances": [HOUSING_ROW]}, 400, "Malformed request: POST /v1/models/housing"),
     ("no-such-model:predict", {"instances": [HOUSING_ROW]}, 404, "Servable not found for request: Latest("),
+    ("housing:feedback", {"request_id": "0123456789abcdef", "correct": True}, 400, "a classifier's answers only"),
+    ("digits:feedback", {"request_id": "0123456789abcdef", "correct": True}, 404, "No answer with request_id"),
+    ("digits:feedback", b"[1, 2]", 400, "must be a JSON object"),
 ]
 
 

@@ -317,7 +317,8 @@ def drift(
 ) -> None:
     """Drift job: SDV synthetic traffic with injected shifts, Evidently reports, and (with --traffic) real traffic.
 
-    Exit status 1 when real traffic has drifted, after an alert to DISCORD_WEBHOOK_URL (or the log). With
+    Exit status 1 when real traffic has drifted, or a classifier's live accuracy from users' feedback is below
+    drift.min_live_accuracy, after an alert to DISCORD_WEBHOOK_URL (or the log). With
     SPACESUITE_PUSHGATEWAY set, the run's outcome is pushed there at the end, whatever it was (the alert rules
     in monitoring/alerts.yml watch it).
     """
@@ -348,9 +349,19 @@ def drift(
             f"summary: {out / 'summary.md'}"
         )
         outcome.drifted_models = sum(1 for v in verdicts if v.scenario == job.TRAFFIC and v.drift)
+        low_accuracy = job.low_accuracy_models(figures)
+        for model in figures:
+            live = figures[model].get("live") if model != "all" else None
+            if live and live["accuracy"] is not None:
+                err.print(f"{model}: live accuracy {live['accuracy']:.1%} over {live['labelled']} labelled answers")
+        if low_accuracy:
+            send_alert(job.quality_alert_text(figures, params.drift, out))
+            threshold = params.drift.min_live_accuracy
+            err.print(f"[bold red]live accuracy below {threshold:.0%}[/]: {', '.join(low_accuracy)} (alert sent)")
         if outcome.drifted_models:
             send_alert(job.alert_text(verdicts, out))
             err.print("[bold red]drift in live traffic[/] (alert sent; see the summary)")
+        if outcome.drifted_models or low_accuracy:
             raise typer.Exit(1)
 
 

@@ -5,7 +5,8 @@ through the same classes that serve requests), fit an SDV synthesizer on them, s
 scenario (no shift and injected shifts, several seeds) and compare each with the reference in an Evidently
 data-drift report. The detection rate (injected shifts flagged) and the false-alarm rate (no-shift flagged) go to
 the metrics. With `traffic`, the real logged answers (`shared.traffic`) are compared too; drift there sends an
-alert and makes the job fail.
+alert and makes the job fail. A classifier's answers that users gave feedback on also give its live accuracy and
+recall by label (`training.live_quality`); an accuracy below `drift.min_live_accuracy` alerts and fails the job too.
 
 A model drifts when at least one column's Evidently drift test fails (score at or above its threshold).
 """
@@ -27,9 +28,11 @@ import pandas as pd
 from shared.artifact import ModelSpec
 from shared.descriptors import CONFIDENCE, CONFIDENCE_LOG_ODDS, PREDICTION, descriptor_columns, log_odds
 from shared.errors import InputError
+from shared.feedback import FEEDBACK
 from shared.traffic import read_records
 from training.extras import require
 from training.io import write_json
+from training.live_quality import LiveQuality, live_quality
 from training.params import DriftParams
 from training.paths import BUILD_DIR, DemoPaths
 from training.progress import Step, no_steps
@@ -144,6 +147,8 @@ def traffic_frame(folder: Path, spec: ModelSpec) -> tuple[pd.DataFrame, dict[str
     numerical, categorical = descriptor_columns(spec)
     compared = drift_columns(spec)
     for record in records:
+        if record.get("outcome") == FEEDBACK:
+            continue  # a user's verdict, not an answer (training.live_quality reads them)
         if record.get("explanation"):  # an explanation of an answer the log holds already (or a REST client's)
             explanations += 1
             continue
@@ -266,8 +271,11 @@ def rates(verdicts: list[Verdict]) -> dict[str, float]:
     }
 
 
-def summary_markdown(verdicts: list[Verdict], traffic_notes: Mapping[str, str]) -> str:
-    """A Markdown table: per model and scenario, runs flagged / runs, and the columns that drifted."""
+def summary_markdown(
+    verdicts: list[Verdict], traffic_notes: Mapping[str, str], feedback_notes: Mapping[str, str] | None = None
+) -> str:
+    """A Markdown table: per model and scenario, runs flagged / runs, and the columns that drifted; then each
+    model's real traffic and its live accuracy from feedback."""
     frame = pd.DataFrame([verdict.row() for verdict in verdicts])
     lines = ["| model | scenario | flagged | drifted columns |", "|---|---|---:|---|"]
     if not frame.empty:
@@ -278,6 +286,8 @@ def summary_markdown(verdicts: list[Verdict], traffic_notes: Mapping[str, str]) 
             )
     for model, note in traffic_notes.items():
         lines.append(f"| {model} | traffic | - | {note} |")
+    for model, note in (feedback_notes or {}).items():
+        lines.append(f"| {model} | feedback | - | {note} |")
     return "\n".join(lines) + "\n"
 
 
@@ -307,6 +317,7 @@ def run(
     verdicts: list[Verdict] = []
     metrics: dict[str, Any] = {}
     traffic_notes: dict[str, str] = {}
+    feedback_notes: dict[str, str] = {}
     for model in models:
         start = time.perf_counter()
         reference, spec, refused = reference_frame(model, params.reference_rows, seed)
@@ -329,6 +340,17 @@ def run(
                 traffic_notes[model] = ", ".join(drifted) if drift else "no drift"
             else:
                 traffic_notes[model] = f"not checked: {len(live)} answers, fewer than {params.min_traffic_rows}"
+            if spec.labels:
+                quality = live_quality(
+                    traffic,
+                    spec,
+                    min_rows=params.min_feedback_rows,
+                    min_accuracy=params.min_live_accuracy,
+                    out=out / model,
+                    html=params.html,
+                )
+                metrics[model]["live"] = quality.as_dict()
+                feedback_notes[model] = quality_note(quality, params)
         verdicts.extend(model_verdicts)
         flagged = ", ".join(sorted({v.scenario for v in model_verdicts if v.drift})) or "none"
         progress(
@@ -338,7 +360,7 @@ def run(
     all_rates = rates(verdicts)
     metrics["all"] = {key: all_rates[key] for key in ("detection_rate", "false_alarm_rate")}
     pd.DataFrame([v.row() for v in verdicts]).to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(summary_markdown(verdicts, traffic_notes), encoding="utf-8")
+    (out / "summary.md").write_text(summary_markdown(verdicts, traffic_notes, feedback_notes), encoding="utf-8")
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     write_json(metrics_path, _rounded(metrics))
     return verdicts, metrics
@@ -350,6 +372,33 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _rounded(item) for key, item in value.items()}
     return value
+
+
+def quality_note(quality: LiveQuality, params: DriftParams) -> str:
+    """One cell of the summary: the live accuracy and recall by label, or why they were not judged."""
+    if quality.accuracy is None:
+        return "no feedback"
+    recall = ", ".join(f"{label} {value:.0%}" for label, value in quality.recall.items())
+    figures = f"live accuracy {quality.accuracy:.1%} over {quality.labelled} labelled answers; recall {recall}"
+    if not quality.checked:
+        return f"{figures} (not judged: fewer than {params.min_feedback_rows})"
+    return f"{figures}: BELOW {params.min_live_accuracy:.0%}" if quality.below_threshold else figures
+
+
+def low_accuracy_models(metrics: Mapping[str, Any]) -> list[str]:
+    """The models whose live accuracy (from feedback) fell below the threshold in a run's metrics."""
+    return [model for model, figures in metrics.items() if figures.get("live", {}).get("below_threshold")]
+
+
+def quality_alert_text(metrics: Mapping[str, Any], params: DriftParams, out: Path) -> str:
+    """The alert for live accuracy below `drift.min_live_accuracy`: which models, their accuracy and recall."""
+    lines = [f"Spacesuite drift job: live accuracy from users' feedback is below {params.min_live_accuracy:.0%}."]
+    for model in low_accuracy_models(metrics):
+        live = metrics[model]["live"]
+        recall = ", ".join(f"{label} {value:.0%}" for label, value in live["recall"].items())
+        lines.append(f"- {model}: {live['accuracy']:.1%} over {live['labelled']:,} labelled answers (recall {recall})")
+    lines.append(f"Reports: {out}/<model>/live_quality.html")
+    return "\n".join(lines)
 
 
 def alert_text(verdicts: list[Verdict], out: Path) -> str:

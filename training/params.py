@@ -236,6 +236,8 @@ class DriftParams(Strict):
     num_threshold: float = Field(0.2, gt=0)
     cat_threshold: float = Field(0.1, gt=0)
     min_traffic_rows: int = Field(200, ge=10, description="logged answers a model needs before its traffic is checked")
+    min_live_accuracy: float = Field(0.8, ge=0, le=1, description="live accuracy (from feedback) below this alerts")
+    min_feedback_rows: int = Field(50, ge=1, description="answers with feedback a model needs before it is judged")
     html: bool = True
     shifts: ShiftParams = ShiftParams()
 
