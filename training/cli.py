@@ -21,7 +21,7 @@ from shared import constants
 from shared.errors import SpacesuiteError
 from training.demos import demo, names
 from training.params import PARAMS_FILE, DataSource, load_params
-from training.paths import DIST_DIR, DemoPaths
+from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Raw data in Kaggle layout under data/.", no_args_is_help=True)
@@ -237,10 +237,15 @@ def parity(model: Model) -> None:
 @app.command()
 @_known_errors
 def bundle(space: Space) -> None:
-    """Assemble the self-contained Space folder in dist/spaces/<space>/."""
-    from training import bundle as stage
+    """Assemble the self-contained Space folder in dist/spaces/<space>/ (for a static Space, whose card says
+    `sdk: static`, the page that runs its model in the browser)."""
+    from training.cards import space_sdk
 
-    stage.main(_spaces([space])[0], load_params().space(space))
+    if space_sdk(SPACES_SRC_DIR / _spaces([space])[0] / "README.md") == "static":
+        from training import web_bundle as stage
+    else:
+        from training import bundle as stage  # type: ignore[no-redef]
+    stage.main(space, load_params().space(space))
 
 
 @app.command("tfserving-config")
