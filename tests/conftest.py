@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -83,6 +84,12 @@ def copy_repo(target: Path) -> Path:
         source = REPO / name
         if source.is_file():
             destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    for npm_manifest in REPO.glob("spaces/*/package.json"):  # what npm ci put there for a static Space's page
+        for origin in json.loads(npm_manifest.read_text(encoding="utf-8")).get("vendor", {}).values():
+            source = npm_manifest.parent / origin
+            destination = target / source.relative_to(REPO)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
     return target

@@ -36,7 +36,10 @@ def test_every_bundled_card_follows_the_hub_rules(spaces_dir: Path, space: str) 
     data = SpaceCard.load(bundle / "README.md").data.to_dict()
     assert len(data["short_description"]) <= SHORT_DESCRIPTION_MAX
     assert data["colorFrom"] in COLORS and data["colorTo"] in COLORS
-    assert data["sdk"] == "gradio" and data["sdk_version"] == GRADIO
+    if (REPO / "spaces" / space / "app.py").is_file():
+        assert data["sdk"] == "gradio" and data["sdk_version"] == GRADIO
+    else:  # a static Space: its page runs in the browser
+        assert data["sdk"] == "static" and "sdk_version" not in data
     assert (bundle / data["app_file"]).is_file()
     assert data["license"] == REPO_LICENSE and (bundle / "LICENSE").read_bytes() == (REPO / "LICENSE").read_bytes()
     assert all("/" in repo for repo in data.get("datasets") or [])

@@ -10,11 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run, running_space
+from conftest import run, running_space, serving
 from hub_standin import hub_standin
 from huggingface_hub import HfApi
+from starlette.staticfiles import StaticFiles
 
-from training.deploy import MANIFEST, Manifest, ModelRecord, differences, gate, hand_edits, local_manifest
+from training.deploy import (
+    MANIFEST,
+    Manifest,
+    ModelRecord,
+    differences,
+    gate,
+    hand_edits,
+    local_manifest,
+    static_smoke_test,
+)
 
 TOKEN = "hf_standin_write_token"
 OWNER = "tester"
@@ -30,8 +40,8 @@ def hub(tiny_repo: Path, tmp_path: Path) -> Iterator:
         yield standin
 
 
-def deploy(repo: Path, hub, *args: str, token: str | None = TOKEN) -> tuple[int, str]:
-    """Run `spacesuite deploy gender` in `repo` against the stand-in; return the exit status and all output.
+def deploy(repo: Path, hub, *args: str, space: str = "gender", token: str | None = TOKEN) -> tuple[int, str]:
+    """Run `spacesuite deploy <space>` in `repo` against the stand-in; return the exit status and all output.
 
     `token`: HF_TOKEN's value; None leaves it unset (huggingface_hub then reads the token file in HF_HOME)."""
     env = {
@@ -44,7 +54,8 @@ def deploy(repo: Path, hub, *args: str, token: str | None = TOKEN) -> tuple[int,
         "SPACESUITE_TRAFFIC_TOKEN": "hf_traffic_secret",
         "COLUMNS": "200",
     }
-    result = run(["spacesuite", "deploy", "gender", "--timeout", "30", "--poll", "0.1", *args], repo, env_extra=env)
+    command = ["spacesuite", "deploy", *([space] if space else []), "--timeout", "30", "--poll", "0.1", *args]
+    result = run(command, repo, env_extra=env)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -150,6 +161,40 @@ def test_deploy_takes_the_token_hf_auth_login_saved(tiny_repo: Path, hub, monkey
     status, output = deploy(tiny_repo, hub, "--allow-sample", token=None)
     assert status == 0, output
     assert "gender: deployed" in output and REPO_ID in hub.spaces
+
+
+def test_the_static_space_is_listed_and_deployed_as_a_static_space(tiny_repo: Path, hub) -> None:
+    bundle = tiny_repo / "dist" / "spaces" / "sign-language-web"
+    repo_id = f"{OWNER}/sign-language-web"
+    with serving(StaticFiles(directory=bundle, html=True)) as url:  # the Hub serves a static Space's files as they are
+        hub.set_space_url(repo_id, url)
+
+        # the dry run lists every Space of params.yaml, the static one among them, and pushes nothing
+        _, output = deploy(tiny_repo, hub, "--allow-sample", "--dry-run", space="")
+        listed = {line.split("│")[1].strip() for line in output.splitlines() if line.count("│") > 3}
+        assert {"sign-language", "sign-language-web", "keras-basics", "gender"} <= listed, output
+        assert f"{repo_id}" in output and repo_id not in hub.spaces
+
+        # deployed as a static Space: its files and manifest on the Hub, and its page fetched from where it runs
+        status, output = deploy(tiny_repo, hub, "--allow-sample", space="sign-language-web")
+        assert status == 0, output
+        assert "sign-language-web: deployed" in output
+        assert hub.spaces[repo_id].sdk == "static"
+        assert hub_files(hub, repo_id) == bundle_files(bundle) | {MANIFEST}
+
+
+def test_static_smoke_test_names_a_page_that_is_not_the_bundle_s(tmp_path: Path) -> None:
+    bundle, served = tmp_path / "bundle", tmp_path / "served"
+    for folder, page in ((bundle, b"<p>bundled</p>"), (served, b"<p>edited</p>")):
+        (folder / "model").mkdir(parents=True)
+        (folder / "index.html").write_bytes(page)
+        (folder / "model" / "model.json").write_bytes(b"{}")
+    with serving(StaticFiles(directory=served, html=True)) as url:
+        assert static_smoke_test(url, bundle) == ["index.html: the Space serves another file than the bundle's"]
+        assert static_smoke_test(url, served) == []
+        (served / "model" / "model.json").unlink()
+        assert static_smoke_test(url, served)[0].startswith("model/model.json: the Space answered HTTP ")
+    assert "does not answer" in static_smoke_test(url, served)[0]
 
 
 @pytest.mark.slow

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from training.cards import space_sdk
+
 REPO = Path(__file__).resolve().parents[1]
 # Modules that cannot change what a stage writes: the CLI's plumbing (progress bars, the missing-extra check), the
 # params loader (DVC tracks the params each stage lists), the paths (spelled in dvc.yaml too), the error classes and
@@ -96,6 +98,8 @@ def command_modules(command: str) -> set[str]:
     words = command.split()
     assert words[0] == "spacesuite", command
     verb, argument = words[1], words[2] if len(words) > 2 else ""
+    if verb == "bundle" and space_sdk(REPO / "spaces" / argument / "README.md") == "static":
+        return {"training/web_bundle.py"}  # a static Space's page (training/web_bundle.py), not a Gradio app
     found = demo(argument) if argument in names() and None not in COMMANDS[verb] else None  # bundle: a Space
     module = COMMANDS[verb][found.framework if found else None]
     files = {module_file(module)}

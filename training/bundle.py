@@ -142,9 +142,17 @@ def _parity_line(spec: ModelSpec, parity: dict | None) -> str:
 
 
 def model_card(
-    spec: ModelSpec, evaluation: dict, parity: dict | None, folder: str = "model", heading: str = "##"
+    spec: ModelSpec,
+    evaluation: dict,
+    parity: dict | None,
+    folder: str = "model",
+    heading: str = "##",
+    *,
+    runtime: str | None = None,
 ) -> str:
-    """The Markdown model card of one model: data provenance, metrics per split, TFLite parity, plot."""
+    """The Markdown model card of one model: data provenance, metrics per split, TFLite parity, plot.
+
+    `runtime` replaces the line saying what runs the model (LiteRT or scikit-learn, from its files)."""
     what = f"{len(spec.labels)} classes ({', '.join(spec.labels)})" if spec.labels else f"predicts {spec.target.label}"  # type: ignore[union-attr]
     lines = [
         f"{heading} Model card: `{spec.name}`",
@@ -157,7 +165,9 @@ def model_card(
     if "base_weights" in spec.trained_with:
         lines.append(f"- **Base weights**: MobileNetV2 `{spec.trained_with['base_weights']}`.")
     versions, trained = spec.versions, spec.trained_with
-    if "skops" in spec.files:
+    if runtime is not None:
+        lines.append(f"- **Runtime**: {runtime}")
+    elif "skops" in spec.files:
         lines.append(
             f"- **Runtime**: scikit-learn {versions.get('scikit-learn')} pipeline `{trained.get('pipeline')}` "
             f"(`{spec.files['skops']}`, kept by {trained.get('selected_by')}; every candidate is logged to MLflow)."
@@ -279,8 +289,12 @@ def write_examples(model_dir: Path, examples_dir: Path, spec: ModelSpec, splits:
         write_image_examples(examples_dir, x, example_rows(model, list(x), y, spec.labels), spec.labels, y)
 
 
-def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[ModelSpec, dict, dict]:
-    """Copy one model's files, spec (with its test metrics), plot and examples into a staging Space."""
+def evaluated_spec(paths: DemoPaths) -> tuple[ModelSpec, dict, dict | None]:
+    """A model's spec with its test metrics, its evaluation (with the blessing) and its TFLite parity.
+
+    Raises:
+        NotBlessedError: the evaluate stage did not bless it.
+    """
     evaluation = read_json(paths.metrics / "evaluate.json")
     blessing_file = paths.metrics / "blessing.json"
     if blessing_file.is_file():
@@ -293,6 +307,12 @@ def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[Mo
     parity = read_json(parity_file) if parity_file.is_file() else None
     spec = ModelSpec.load(paths.export)
     spec = spec.model_copy(update={"metrics": {k: float(v) for k, v in evaluation["test"].items()}})
+    return spec, evaluation, parity
+
+
+def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[ModelSpec, dict, dict | None]:
+    """Copy one model's files, spec (with its test metrics), plot and examples into a staging Space."""
+    spec, evaluation, parity = evaluated_spec(paths)
     model_dir.mkdir(parents=True)
     for filename in spec.files.values():
         shutil.copy2(paths.export / filename, model_dir / filename)
@@ -311,9 +331,7 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     """Assemble `dist/spaces/<space>/` from the Space source, shared/, each model's export and metrics; `step` hears
     of each model added."""
     source, target = SPACES_SRC_DIR / space, DIST_DIR / space
-    staging = target.with_name(f".{target.name}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
+    staging = staging_folder(target)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi", "model", "README.md")
     shutil.copytree(source, staging, ignore=ignore)
     shutil.copytree(shared_dir, staging / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyi"))
@@ -335,6 +353,21 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
         step(f"bundle {space} (models)", done, len(section.models))
     card = "\n\n".join(cards) if single else "## Model cards\n\n" + "\n\n".join(cards)
     (staging / "requirements.txt").write_text(pinned_requirements(packages), encoding="utf-8")
+    finish_bundle(source, staging, target, card, specs)
+    return target
+
+
+def staging_folder(target: Path) -> Path:
+    """An empty folder beside `target` to build its new bundle in."""
+    staging = target.with_name(f".{target.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    return staging
+
+
+def finish_bundle(source: Path, staging: Path, target: Path, card: str, specs: list[ModelSpec]) -> None:
+    """Add the LICENSE and the README with its model `card` (checked as the Hub would) to `staging`, then swap it in
+    for `target`."""
     shutil.copy2(LICENSE_FILE, staging / LICENSE_FILE.name)
     template = (source / "README.md").read_text(encoding="utf-8")
     gradio_version = package_version("gradio")
@@ -346,11 +379,14 @@ def bundle_space(space: str, section: SpaceParams, shared_dir: Path = Path("shar
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
-    return target
 
 
 def main(space: str, section: SpaceParams, step: Step = no_steps) -> None:
     """Run the stage for a Space: write dist/spaces/<space>/ (`step` hears of each model added)."""
-    folder = bundle_space(space, section, step=step)
+    report(space, bundle_space(space, section, step=step), f"`cd {DIST_DIR / space} && python app.py`")
+
+
+def report(space: str, folder: Path, how: str) -> None:
+    """Print where the bundle went, its size, and `how` to run it."""
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1024
-    print(f"bundle {space}: {folder} ({size:.0f} KiB) — run it with `cd {folder} && python app.py`")
+    print(f"bundle {space}: {folder} ({size:.0f} KiB) — run it with {how}")

@@ -70,3 +70,10 @@ def check_card(readme: Path, *, gradio_version: str) -> None:
     problems = card_problems(readme, gradio_version=gradio_version)
     if problems:
         raise CardError(f"{readme}: the Hub would refuse this Space card: {'; '.join(problems)}")
+
+
+def space_sdk(readme: Path) -> str:
+    """The `sdk` a Space card declares (gradio, docker or static); gradio when the card names none."""
+    from huggingface_hub import SpaceCard
+
+    return str(SpaceCard.load(readme).data.to_dict().get("sdk") or "gradio")

@@ -25,7 +25,7 @@ from shared.errors import SpacesuiteError
 from training.demos import demo, names
 from training.extras import install_hint
 from training.params import PARAMS_FILE, DataSource, load_params
-from training.paths import DIST_DIR, DemoPaths
+from training.paths import DIST_DIR, SPACES_SRC_DIR, DemoPaths
 from training.progress import bars
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -287,7 +287,15 @@ def parity(model: Model) -> None:
 @app.command()
 @_known_errors
 def bundle(space: Space) -> None:
-    """Assemble the self-contained Space folder in dist/spaces/<space>/."""
+    """Assemble the self-contained Space folder in dist/spaces/<space>/ (for a static Space, whose card says
+    `sdk: static`, the page that runs its model in the browser)."""
+    from training.cards import space_sdk
+
+    if space_sdk(SPACES_SRC_DIR / _spaces([space])[0] / "README.md") == "static":
+        from training import web_bundle
+
+        web_bundle.main(space, load_params().space(space))
+        return
     from training import bundle as stage
 
     with bars(err) as step:

@@ -11,8 +11,8 @@ Space serves now (unless `force`), and the bundle is byte for byte the one `dvc.
 is what ships).
 
 A push is one commit (the bundle plus the manifest; files the bundle no longer has are deleted). Then deploy waits
-for the Space's runtime to run, calls it with gradio_client on the bundle's own examples, and on failure commits
-the previous revision's files back and reports the Space as rolled back.
+for the Space's runtime to run, calls it with gradio_client on the bundle's own examples (a static Space: fetches
+its page and model), and on failure commits the previous revision's files back and reports the Space as rolled back.
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def plan(
     bundles: Path = DIST_DIR,
 ) -> list[SpacePlan]:
     """A plan per Space: the Hub's state, what differs from the local bundle, and the gate's verdict."""
-    built = [space for space in spaces if (bundles / space / "app.py").is_file()]
+    built = [space for space in spaces if is_bundled(bundles / space)]
     stale = stale_bundles(built) if built else {}
     plans = []
     for space in spaces:
@@ -310,6 +310,15 @@ def plan(
         changes = differences(local, hub.manifest) or (["forced"] if force else [])
         plans.append(SpacePlan(space, repo, bundle, local, hub, changes, hand_edits(hub), failures))
     return plans
+
+
+def is_bundled(bundle: Path) -> bool:
+    """Whether `bundle` holds a complete Space: its card (written last by the bundle stage) and the app file it
+    names (app.py for a Gradio Space, index.html for a static one)."""
+    from training.cards import DEFAULT_APP_FILE, space_sdk
+
+    readme = bundle / "README.md"
+    return readme.is_file() and (bundle / DEFAULT_APP_FILE.get(space_sdk(readme), "app.py")).is_file()
 
 
 def repo_id(configured: str, owner: str | None) -> str:
@@ -427,6 +436,27 @@ def smoke_test(url: str, bundle: Path, token: str | None) -> list[str]:
     return problems
 
 
+def static_smoke_test(url: str, bundle: Path) -> list[str]:
+    """Fetch a static Space's page and its model's manifest from `url`; return what differs from the bundle."""
+    from urllib.error import HTTPError, URLError
+    from urllib.request import urlopen
+
+    problems = []
+    for path in ("index.html", "model/model.json"):
+        try:
+            with urlopen(f"{url.rstrip('/')}/{path}", timeout=30) as response:
+                served = response.read()
+        except HTTPError as error:
+            problems.append(f"{path}: the Space answered HTTP {error.code}")
+            continue
+        except (URLError, OSError) as error:
+            problems.append(f"the Space at {url} does not answer ({type(error).__name__}: {str(error)[:200]})")
+            break
+        if served != (bundle / path).read_bytes():
+            problems.append(f"{path}: the Space serves another file than the bundle's")
+    return problems
+
+
 def roll_back(api: Any, repo_id: str, revision: str, message: str) -> str:
     """Commit the files of `revision` back as the Space's head (files added since are deleted); returns the commit."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, snapshot_download
@@ -471,7 +501,9 @@ def push(
     """Push one Space, wait for it to run, call it; roll back to the previous revision if it does not answer.
 
     `progress` hears one line per phase, `step` the wait for the Space to run."""
-    sdk = "gradio"
+    from training.cards import space_sdk
+
+    sdk = space_sdk(space_plan.bundle / "README.md")
     api.create_repo(space_plan.repo_id, repo_type="space", space_sdk=sdk, exist_ok=True)
     variables, secrets = space_settings(environ)
     for key, value in variables.items():
@@ -488,7 +520,10 @@ def push(
     problems = [f"the Space is {stage}, not RUNNING"] if stage != "RUNNING" else []
     if not problems:
         progress(f"{space_plan.space}: running; calling it on its examples")
-        problems = smoke_test(space_url(api, space_plan.repo_id), space_plan.bundle, token)
+        url = space_url(api, space_plan.repo_id)
+        problems = (
+            static_smoke_test(url, space_plan.bundle) if sdk == "static" else smoke_test(url, space_plan.bundle, token)
+        )
     if not problems:
         return Outcome(space_plan.space, True, f"{space_plan.url} ({commit[:8]})")
     if previous is None:
