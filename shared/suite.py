@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 import shared.limits as limits
 from shared.adapters import adapters
@@ -23,6 +24,13 @@ from shared.uploads import PageGuard
 def find_spaces(bundles_dir: Path) -> list[Path]:
     """Bundled Space folders (those with an app.py and a model/spec.json), sorted by name."""
     return sorted(p for p in Path(bundles_dir).iterdir() if (p / "app.py").is_file() and (p / "model").is_dir())
+
+
+def find_static_spaces(bundles_dir: Path) -> list[Path]:
+    """Bundled static Spaces (`sdk: static`: an index.html and no app.py; the page runs the model), sorted by name."""
+    return sorted(
+        p for p in Path(bundles_dir).iterdir() if (p / "index.html").is_file() and not (p / "app.py").exists()
+    )
 
 
 def load_space(folder: Path, services: dict[str, Service] | None = None) -> gr.Blocks:
@@ -69,7 +77,8 @@ def index_page(spaces: list[Path]) -> str:
 
 
 def build_suite(bundles_dir: Path) -> FastAPI:
-    """A FastAPI app that mounts every bundled Space, serves the index page and every model's REST API.
+    """A FastAPI app that mounts every bundled Space, serves the index page and every model's REST API; a static
+    Space's files are served as they are, as the Hub serves them.
 
     Raises:
         FileNotFoundError: there is no bundled Space (run the pipeline first).
@@ -77,8 +86,9 @@ def build_suite(bundles_dir: Path) -> FastAPI:
     spaces = find_spaces(bundles_dir) if Path(bundles_dir).is_dir() else []
     if not spaces:
         raise FileNotFoundError(f"no bundled Space in {bundles_dir}: run `dvc repro` first")
+    static = find_static_spaces(bundles_dir)
     app = FastAPI(title="Spacesuite")
-    page = index_page(spaces)
+    page = index_page(sorted(spaces + static))
     services: dict[str, dict[str, Service]] = {folder.name: load_services(folder / "model") for folder in spaces}
     every: dict[str, Service] = {}
     for space_services in services.values():
@@ -99,6 +109,8 @@ def build_suite(bundles_dir: Path) -> FastAPI:
         app = gr.mount_gradio_app(app, demo, path=f"/{folder.name}", max_file_size=limits.MAX_UPLOAD_BYTES)
         if takes_files(demo):
             uploads.append(f"/{folder.name}/")
+    for folder in static:
+        app.mount(f"/{folder.name}", StaticFiles(directory=folder, html=True))
     app.add_middleware(PageGuard, uploads=tuple(uploads))
     serve_rest(app, adapters(every))  # every model's REST API at /v1/models/<model>, ahead of the pages
     return app

@@ -96,10 +96,15 @@ def test_suite_serves_every_space_an_index_and_rest(bundle_dir: Path) -> None:
     with serving(build_suite(bundle_dir.parent)) as base:
         index = httpx.get(base + "/", timeout=10)
         assert index.status_code == 200
-        for space in ("sign-language", "bird-species", "keras-basics", "emotion", "gender"):
+        for space in ("sign-language", "bird-species", "keras-basics", "emotion", "gender", "sign-language-web"):
             assert f'href="/{space}/"' in index.text
         assert "housing: sample data, test RMSE" in index.text
         assert httpx.get(base + "/sign-language/", timeout=10, follow_redirects=True).status_code == 200
+        static = bundle_dir.parent / "sign-language-web"  # served as its files are, as the Hub serves a static Space
+        for name in ("index.html", "model/model.json"):
+            served = httpx.get(f"{base}/sign-language-web/{name}", timeout=10)
+            assert served.status_code == 200 and served.content == (static / name).read_bytes(), name
+        assert httpx.get(f"{base}/sign-language-web/", timeout=10).content == (static / "index.html").read_bytes()
         result = Client(base + "/sign-language/", verbose=False).predict(
             handle_file(str(bundle_dir / "examples" / "C.png")), api_name="/predict"
         )
