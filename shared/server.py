@@ -53,9 +53,15 @@ def space_app(demo: gr.Blocks, services: Mapping[str, Service], *, max_file_size
     return app
 
 
+# A stopping Space waits this long for open requests: a page with a gr.State keeps each gradio_client's heartbeat
+# stream open for as long as the client lives, which would otherwise hold SIGTERM (the Hub's restart) forever.
+SHUTDOWN_GRACE_S = 5
+
+
 def server_config(app: Any, *, host: str = SERVER_NAME, port: int = SERVER_PORT) -> uvicorn.Config:
     """uvicorn's settings for a Space: request deadlines (`shared.connections`), at most `limits.MAX_CONNECTIONS`
-    connections and running requests (503 beyond), idle keep-alive connections closed."""
+    connections and running requests (503 beyond), idle keep-alive connections closed, and a stop that waits at most
+    `SHUTDOWN_GRACE_S` for open streams."""
     return uvicorn.Config(
         app,
         host=host,
@@ -64,6 +70,7 @@ def server_config(app: Any, *, host: str = SERVER_NAME, port: int = SERVER_PORT)
         http=guarded_protocol(),
         limit_concurrency=limits.MAX_CONNECTIONS,
         timeout_keep_alive=int(limits.KEEP_ALIVE_S),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
 
 
