@@ -7,10 +7,10 @@ scores and the drift job's rates, a row per model.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from training.io import read_json
 from training.paths import DemoPaths
 
 EVALUATE_FILE = "evaluate.json"
@@ -28,7 +28,7 @@ COLUMNS = {
 
 
 def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def score_row(model: str, split: str) -> dict[str, Any]:
