@@ -153,29 +153,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_needs_tiny_repo)
 
 
-_TINY_BUILD: list[TinyRepoBuild] = []
-
-
 @pytest.fixture(scope="session", autouse=True)
-def _start_tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TinyRepoBuild | None:
     """Start building the tiny pipeline's repo with the first test when any selected test needs it."""
     if os.environ.get("SPACESUITE_TEST_REPO") or not any(map(_needs_tiny_repo, request.session.items)):
-        return
+        return None
     build = TinyRepoBuild(tmp_path_factory.mktemp("repo"))
     build.start()
-    _TINY_BUILD.append(build)
+    return build
 
 
 @pytest.fixture(scope="session")
-def tiny_repo() -> Path:
+def tiny_repo(_tiny_repo_build: TinyRepoBuild | None) -> Path:
     """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real (started in the
-    background by `_start_tiny_repo_build`; this waits for it).
+    background by `_tiny_repo_build`; this waits for it).
 
     SPACESUITE_TEST_REPO=<folder of an earlier run> reuses one (while developing a test: the pipeline takes minutes).
     """
     if os.environ.get("SPACESUITE_TEST_REPO"):
         return Path(os.environ["SPACESUITE_TEST_REPO"])
-    return _TINY_BUILD[0].result()
+    assert _tiny_repo_build is not None, "the tiny repo's build starts with the first test that needs it"
+    return _tiny_repo_build.result()
 
 
 @pytest.fixture(scope="session")
