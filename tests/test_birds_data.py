@@ -9,6 +9,7 @@ import pytest
 
 from shared.errors import DataLayoutError
 from training.demos import bird_species as birds
+from training.params import load_params
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "birds"
 
@@ -45,6 +46,18 @@ def test_base_weights_param() -> None:
     assert birds.resolve_base_weights("imagenet") == "imagenet"
     with pytest.raises(FileNotFoundError, match="base_weights"):
         birds.resolve_base_weights("/nowhere/weights.h5")
+
+
+def test_alpha_auto_is_the_full_width_on_pretrained_weights_only() -> None:
+    section = load_params().model("bird-species")
+    assert section.model.alpha == "auto" and section.data.source == "sample"
+    assert section.base_weights == "none" and section.alpha == birds.RANDOM_INIT_ALPHA
+    public = section.model_copy(update={"data": section.data.model_copy(update={"source": "public"})})
+    assert public.base_weights.endswith("1.0_224_no_top.h5") and public.alpha == 1.0
+    chosen = section.model_copy(update={"model": section.model.model_copy(update={"alpha": 0.5})})
+    assert chosen.alpha == 0.5
+    with pytest.raises(ValueError, match="alpha"):
+        birds.MobileNetParams(alpha=0)
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="real birds copy not present")

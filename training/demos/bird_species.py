@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -180,6 +181,8 @@ def write_sample(folder: Path, data: BirdData, seed: int) -> list[Path]:
 
 
 BASE_WEIGHTS = ("auto", "imagenet", "none")  # model.base_weights' choices besides a weights file
+PRETRAINED_ALPHA = 1.0  # `alpha: auto` on pretrained weights: the width of the weights `data fetch` gets
+RANDOM_INIT_ALPHA = 0.35  # ... and from random weights (the narrowest width Keras has ImageNet weights for)
 
 
 def resolve_base_weights(base_weights: str) -> str | None:
@@ -293,12 +296,23 @@ class MobileNetParams(Strict):
     `base_weights`: `auto` (the ImageNet weights `spacesuite data fetch` got, when the data source is public; else
     none), `imagenet` (Keras downloads them, or finds them in $KERAS_HOME/models), `none` (random init, trained end
     to end: works offline), or a path to a no-top weights file.
+
+    `alpha`: the width multiplier, or `auto`: 1.0 on pretrained weights (the width of the fetched file), 0.35 from
+    random weights, where nothing is gained from the full width on a few hundred pictures and one training step
+    costs 3.7 times less (6.7 s against 1.8 s per 16 images of 224² on 2 cores).
     """
 
     base_weights: str = "auto"
-    alpha: float = Field(1.0, gt=0)
+    alpha: float | Literal["auto"] = "auto"
     dense_units: int = Field(256, ge=1)
     dropout: float = Field(0.5, ge=0, lt=1)
+
+    @field_validator("alpha")
+    @classmethod
+    def _a_positive_width(cls, value: float | str) -> float | str:
+        if value != "auto" and value <= 0:
+            raise ValueError("alpha: a width multiplier > 0, or auto")
+        return value
 
     @field_validator("base_weights")
     @classmethod
@@ -338,10 +352,17 @@ class BirdSpeciesParams(KerasSection):
         fetched = PUBLIC_DATA_DIR / "bird-species" / "weights" / WEIGHTS_FILE
         return str(fetched) if self.data.source == "public" else "none"
 
+    @property
+    def alpha(self) -> float:
+        """`model.alpha` with `auto` resolved: the full width on pretrained weights, 0.35 from random weights."""
+        if self.model.alpha != "auto":
+            return float(self.model.alpha)
+        return RANDOM_INIT_ALPHA if self.base_weights == "none" else PRETRAINED_ALPHA
+
 
 def build(section: BirdSpeciesParams, splits: dict[str, np.ndarray]):
     """The network for these params: MobileNetV2 on the resolved base weights, and the head."""
-    options = {**section.model.model_dump(), "base_weights": section.base_weights}
+    options = {**section.model.model_dump(), "base_weights": section.base_weights, "alpha": section.alpha}
     return build_mobilenet(num_classes=len(splits["labels"]), image_size=section.data.image_size, **options)
 
 
@@ -375,7 +396,7 @@ DEMO = Demo(
     write_sample=write_sample,
     build=build,
     fit=fit,
-    notes=lambda section: {"base_weights": section.base_weights},
+    notes=lambda section: {"base_weights": section.base_weights, "alpha": f"{section.alpha:g}"},
     descriptions={
         "sample": "generated parrot-like drawings of 4 species (deterministic, not photos), so the pipeline runs "
         "offline",
