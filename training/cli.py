@@ -9,7 +9,6 @@ import functools
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -538,12 +537,16 @@ def up(
     host: Annotated[str, typer.Option(help="address to listen on")] = constants.SERVER_NAME,
     port: Annotated[int, typer.Option(help="port to listen on")] = constants.SERVER_PORT,
 ) -> None:
-    """The main job: sample data if missing, `dvc repro`, then serve every Space locally."""
+    """The main job: sample data if missing, the pipeline's stages the Spaces need, then serve every Space locally
+    while the rest of the pipeline (drift job, TF Serving config) runs in the background."""
+    from training.main_job import REST_LOG, RestOfPipeline, repro, space_stages
+
     if not all(DemoPaths(model).sample_data.is_dir() for model in load_params().models()):
         data_sample()
-    # dvc.yaml's commands call `spacesuite`: make this environment's scripts visible to them
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], check=False, env=env)
-    if result.returncode != 0:
-        raise RuntimeError("dvc repro failed (see its output above)")
-    serve(host=host, port=port, bundles=DIST_DIR)
+    repro(space_stages())
+    err.print(f"The Spaces are ready; the rest of the pipeline runs in the background (log: {REST_LOG}).")
+    rest = RestOfPipeline(say=err.print)
+    try:
+        serve(host=host, port=port, bundles=DIST_DIR)
+    finally:
+        rest.stop()
