@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 import venv
 from collections.abc import Callable
@@ -17,11 +18,15 @@ from gradio_client import Client, handle_file
 from shared.artifact import ModelSpec
 
 pytestmark = pytest.mark.slow
+UV = Path(sys.executable).parent / "uv"  # scripts/bootstrap.sh installs it (requirements/constraints.txt pins it)
 
 
-def _pip_install(python: Path, requirements: list[str]) -> None:
+def _install(python: Path, requirements: list[str]) -> None:
+    """Install `requirements` into the venv of `python` with uv (the bootstrap's installer: parallel, and it
+    compiles the bytecode once here, where CI's PYTHONDONTWRITEBYTECODE would make every Space start compile Gradio
+    from source). A Space on the Hub installs the same lines with pip."""
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-compile", *requirements],  # Python compiles what it imports
+        [str(UV), "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python), *requirements],
         capture_output=True,
         text=True,
         timeout=900,
@@ -40,8 +45,8 @@ def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> 
     wanted = {path.parent.name: path.read_text().split() for path in spaces_dir.glob("*/requirements.txt")}
     common = sorted(set.intersection(*(set(lines) for lines in wanted.values())))
     base = tmp_path_factory.mktemp("venv-base")
-    venv.create(base, with_pip=True, symlinks=True)
-    _pip_install(base / "bin" / "python", common)
+    venv.create(base, with_pip=False, symlinks=True)
+    _install(base / "bin" / "python", common)
     made: dict[str, Path] = {}
 
     def python_for(name: str) -> Path:
@@ -51,7 +56,7 @@ def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> 
             shutil.copytree(base, env_dir, symlinks=True)  # a venv finds its packages from its own location
             python = env_dir / "bin" / "python"
             if extra := [line for line in wanted[name] if line not in common]:
-                _pip_install(python, extra)
+                _install(python, extra)
             tensorflow = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True, check=False)
             assert tensorflow.returncode != 0, "the Space runtime must not pull in TensorFlow"
             made[key] = python
