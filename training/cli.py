@@ -512,6 +512,18 @@ def runs(
         err.print(f"{model}: MLflow store {store.tracking_uri(model)}", highlight=False, soft_wrap=True)
 
 
+@app.command("repro")
+@_known_errors
+def repro_parallel(
+    targets: Annotated[list[str] | None, typer.Argument(help="stages (default: every stage)")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="stages at once")] = os.cpu_count() or 1,
+) -> None:
+    """`dvc repro` with independent stages at the same time, one per core: the same stages, outputs and dvc.lock."""
+    from training.parallel_repro import repro
+
+    repro(targets or [], jobs=jobs, say=print)
+
+
 @app.command()
 @_known_errors
 def serve(
@@ -539,11 +551,12 @@ def up(
 ) -> None:
     """The main job: sample data if missing, the pipeline's stages the Spaces need, then serve every Space locally
     while the rest of the pipeline (drift job, TF Serving config) runs in the background."""
-    from training.main_job import REST_LOG, RestOfPipeline, repro, space_stages
+    from training.main_job import REST_LOG, RestOfPipeline, space_stages
+    from training.parallel_repro import repro
 
     if not all(DemoPaths(model).sample_data.is_dir() for model in load_params().models()):
         data_sample()
-    repro(space_stages())
+    repro(space_stages(), jobs=os.cpu_count() or 1, say=print)
     err.print(f"The Spaces are ready; the rest of the pipeline runs in the background (log: {REST_LOG}).")
     rest = RestOfPipeline(say=err.print)
     try:

@@ -1,5 +1,6 @@
-"""The main job's pipeline run (`spacesuite up`): the stages the Spaces need first, then the rest of the pipeline
-(the drift job, the TF.js exports no Space serves, TF Serving's config) in the background while the Spaces serve.
+"""The main job's pipeline run (`spacesuite up`): the stages the Spaces need first (independent ones at the same
+time, `training.parallel_repro`), then the rest of the pipeline (the drift job, the TF.js exports no Space serves,
+TF Serving's config) in the background while the Spaces serve.
 
 A first run thus serves minutes earlier; `dvc repro` still runs every stage, and its lock keeps the two runs from
 overlapping.
@@ -7,7 +8,6 @@ overlapping.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,16 +15,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from training.parallel_repro import pipeline_env
 from training.paths import BUILD_DIR, DIST_DIR
 
 REST_LOG = BUILD_DIR / "up-repro.log"  # the background run's output: the terminal belongs to the server
 STOP_WAIT_S = 60  # how long stopping the server waits for the background run to stop after Ctrl+C
-
-
-def pipeline_env() -> dict[str, str]:
-    """The environment for `dvc repro`: dvc.yaml's commands call `spacesuite`, so this environment's scripts
-    come first on PATH."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def space_stages() -> list[str]:
@@ -38,17 +33,6 @@ def space_stages() -> list[str]:
             for stage in repo.index.stages
             if any(Path(out.def_path).is_relative_to(DIST_DIR) for out in stage.outs)
         ]
-
-
-def repro(targets: list[str]) -> None:
-    """`dvc repro` of `targets` (all stages when empty), its output on this terminal.
-
-    Raises:
-        RuntimeError: the pipeline failed.
-    """
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro", *targets], check=False, env=pipeline_env())
-    if result.returncode != 0:
-        raise RuntimeError("dvc repro failed (see its output above)")
 
 
 class RestOfPipeline:
