@@ -113,7 +113,7 @@ def build_tiny_repo(folder: Path) -> Path:
     sample = run(["spacesuite", "data", "sample"], folder)
     assert sample.returncode == 0, sample.stderr
     git_commit_all(folder, "tiny params")
-    repro = run(["dvc", "repro"], folder, timeout=2400)  # ~10 min on 2 idle cores
+    repro = run(["spacesuite", "repro", "--jobs", "2"], folder, timeout=2400)  # `dvc repro`, two stages at once
     assert repro.returncode == 0, f"dvc repro failed:\n{repro.stdout[-4000:]}\n{repro.stderr[-4000:]}"
     (folder / "repro.log").write_text(repro.stdout + repro.stderr)
     return folder
