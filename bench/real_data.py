@@ -67,7 +67,17 @@ def read_if_there(path: Path) -> dict:
 def run(model: str, data: Path | None, overrides: list[str], keep: bool, evaluate_only: bool = False) -> dict[str, Any]:
     """Train and score `model` on the files in `data` (None: fetched from the public sources, offline) in a
     temporary copy (up to evaluate only, without export and TFLite parity, when asked); return the figures."""
-    folder = Path(tempfile.mkdtemp(prefix=f"spacesuite-real-{model}-"))
+    return run_many([model], data, overrides, keep, evaluate_only)[model]
+
+
+def run_many(
+    models: list[str], data: Path | None, overrides: list[str], keep: bool, evaluate_only: bool = False
+) -> dict[str, dict[str, Any]]:
+    """`run` for several models in one temporary copy and one `dvc repro` (one copy, sample and cache fill for all);
+    `data` names one model's folder, so it needs a single model. Returns the figures by model."""
+    if data is not None and len(models) != 1:
+        raise ValueError("--data is one model's folder: give one model")
+    folder = Path(tempfile.mkdtemp(prefix=f"spacesuite-real-{'-'.join(models)}-"))
     try:
         copy_tracked(REPO, folder, None)
         params_file = folder / "params.yaml"
@@ -82,11 +92,12 @@ def run(model: str, data: Path | None, overrides: list[str], keep: bool, evaluat
             params_file.write_text(set_yaml_values(params_file.read_text(), caches.edits))
             env.update(caches.env)
         params = yaml.safe_load(params_file.read_text())
-        section = demo(model).section
-        if data is None:
-            params[section]["data"]["source"] = "public"
-        else:
-            params[section]["data"].update(source="kaggle", path=str(data.resolve()))
+        for model in models:
+            section = demo(model).section
+            if data is None:
+                params[section]["data"]["source"] = "public"
+            else:
+                params[section]["data"].update(source="kaggle", path=str(data.resolve()))
         for item in overrides:
             key, _, value = item.partition("=")
             set_param(params, key, value)
@@ -94,32 +105,37 @@ def run(model: str, data: Path | None, overrides: list[str], keep: bool, evaluat
         subprocess.run(["git", "init", "-q", "-b", "main"], cwd=folder, check=True)
         run_timed(["spacesuite", "data", "sample"], folder, env, log)
         if data is None:
-            run_timed(["spacesuite", "data", "fetch", model], folder, env, log)
+            run_timed(["spacesuite", "data", "fetch", *models], folder, env, log)
         subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
         subprocess.run(["git", *GIT_IDENTITY, "commit", "-q", "-m", "real data"], cwd=folder, check=True)
         start = time.perf_counter()
-        try:
-            stages = [f"evaluate@{model}", f"parity@{model}"]  # Keras; a scikit-learn demo has no TFLite to compare
+        stages = []
+        for model in models:
+            ours = [f"evaluate@{model}", f"parity@{model}"]  # Keras; a scikit-learn demo has no TFLite to compare
             if demo(model).framework == "sklearn":
-                stages = [f"sklearn-evaluate@{model}", f"sklearn-export@{model}"]
-            stages = stages[:1] if evaluate_only else stages
+                ours = [f"sklearn-evaluate@{model}", f"sklearn-export@{model}"]
+            stages += ours[:1] if evaluate_only else ours
+        try:
             total, lines = run_timed(["dvc", "repro", *stages], folder, env, log)
         except subprocess.CalledProcessError:
             print(log.read_text()[-6000:], file=sys.stderr)
             raise
-        report = {
-            "model": model,
-            "data": str(data) if data is not None else "public sources (offline caches)",
-            "overrides": overrides,
-            "evaluate": json.loads((folder / "metrics" / model / "evaluate.json").read_text()),
-            "parity": json.loads(parity.read_text())
-            if (parity := folder / "metrics" / model / "parity.json").is_file()
-            else {},
-            "sizes": json.loads((folder / "build" / model / "prepare" / "sizes.json").read_text()),
-            "stages_s": stage_times(lines, total),
-            "total_s": time.perf_counter() - start,
+        times = stage_times(lines, total)
+        return {
+            model: {
+                "model": model,
+                "data": str(data) if data is not None else "public sources (offline caches)",
+                "overrides": overrides,
+                "evaluate": json.loads((folder / "metrics" / model / "evaluate.json").read_text()),
+                "parity": json.loads(parity.read_text())
+                if (parity := folder / "metrics" / model / "parity.json").is_file()
+                else {},
+                "sizes": json.loads((folder / "build" / model / "prepare" / "sizes.json").read_text()),
+                "stages_s": {stage: seconds for stage, seconds in times.items() if stage.endswith(f"@{model}")},
+                "total_s": time.perf_counter() - start,
+            }
+            for model in models
         }
-        return report
     finally:
         if keep:
             print(f"kept {folder}")
