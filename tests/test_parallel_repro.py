@@ -57,6 +57,9 @@ def test_independent_stages_run_together_and_the_lock_is_complete(tmp_path: Path
     assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"a", "b", "c", "d"}
     status = run(["dvc", "repro"], repo)
     assert "Data and pipelines are up to date." in status.stdout, status.stdout + status.stderr
+    again = run(["spacesuite", "repro"], repo)  # up to date: decided from one `dvc status`, no stage started
+    assert again.returncode == 0 and "Running stage" not in again.stdout
+    assert "Data and pipelines are up to date." in again.stdout
 
 
 def test_a_failing_stage_is_named_and_nothing_downstream_runs(tmp_path: Path) -> None:
