@@ -17,11 +17,22 @@ from conftest import DRIFT_TINY, free_port, run, serving
 from prometheus_servers import pushed, pushgateway
 
 from shared.artifact import ModelSpec
+from shared.descriptors import CONFIDENCE_LOG_ODDS, PREDICTION, log_odds
 from training.alerts import DISCORD_LIMIT, discord_payload, send_alert
 from training.demos import names
 from training.drift import column_results
+from training.params import DriftParams
 from training.pushgateway import JOB
-from training.synthetic import class_prior, flipped
+from training.synthetic import (
+    brighter,
+    class_prior,
+    flipped,
+    input_source,
+    longer_texts,
+    mean_shift,
+    scenarios,
+    synthetic_traffic,
+)
 
 
 @contextmanager
@@ -63,9 +74,16 @@ def test_alert_reaches_the_webhook_and_the_url_never_reaches_the_log(caplog: pyt
 
 def test_shifts_change_what_they_say() -> None:
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"flag": ["0"] * 50 + ["1"] * 50, "prediction": ["a"] * 90 + ["b"] * 10})
-    frame["flag"] = frame["flag"].astype(int)
-    assert flipped("flag", 0.5)(frame, rng)["flag"].mean() == pytest.approx(0.75)  # half the zeros became ones
+    rows = np.column_stack([np.r_[np.zeros(50), np.ones(50)], np.arange(100.0)])
+    assert flipped(0, 0.5)(rows, rng)[:, 0].mean() == pytest.approx(0.75)  # half the zeros became ones
+    moved = mean_shift(1, 10.0, 0.0, 100.0)(rows, rng)[:, 1]
+    assert moved.max() == 100.0 and moved[:90] == pytest.approx(rows[:90, 1] + 10)  # kept in the accepted range
+    texts = np.array(["a short text", "another one", "x y"])
+    longer = longer_texts(2.0)(texts, rng)
+    assert all(new.startswith(old) and len(new) >= 2 * len(old) for old, new in zip(texts, longer, strict=True))
+    images = np.stack([np.full((4, 4), 100, np.uint8), np.full((4, 4), 250, np.uint8)])
+    assert brighter(0.1)(images, rng)[:, 0, 0].tolist() == [126, 255]  # +25.5 of 255, clipped
+    frame = pd.DataFrame({"prediction": ["a"] * 90 + ["b"] * 10})
     assert (class_prior(0.8)(frame, rng)["prediction"] == "b").mean() == pytest.approx(0.8)
 
 
@@ -83,6 +101,61 @@ def test_column_results_read_failed_tests_from_an_evidently_snapshot() -> None:
         ],
     }
     assert column_results(snapshot) == ({"a": 0.5, "b": 0.01}, ["a"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["gender", "emotion", "digits"])  # SDV feature rows, held-out texts and images
+def test_synthetic_traffic_is_answered_by_the_spaces_model(
+    tiny_repo: Path, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.service import load_model
+    from training.drift import describer, reference_frame
+
+    monkeypatch.chdir(tiny_repo)  # the job reads params.yaml and build/ from the working directory
+    export = tiny_repo / "build" / model / "export"
+    spec = ModelSpec.load(export)
+    describe = describer(spec, export)
+    reference = reference_frame(model, spec, describe, 200, seed=0)
+    params = DriftParams()
+    planned = scenarios(spec, reference.frame, reference.answered.inputs, params.shifts)
+    source = input_source(spec, params, reference.answered.inputs, reference.targets, reference.pool)
+    space = load_model(export)  # a second instance, answering one input at a time as the page does
+    as_instance = {"image": np.asarray, "text": str, "tabular": lambda raw: [float(value) for value in raw]}
+    shifted = 0
+    for traffic in synthetic_traffic(planned, source, describe, 60, np.random.default_rng(1)):
+        if traffic.scenario.answers is not None:  # the class prior resamples answers: rows no longer line up
+            continue
+        sent = traffic.answered.inputs
+        assert len(sent) == len(traffic.frame) >= 50
+        answers = [space.predict_one(as_instance[spec.input.kind](raw)) for raw in sent]
+        assert traffic.frame[PREDICTION].tolist() == [str(answer.answer) for answer in answers]
+        expected = log_odds(np.array([answer.confidence for answer in answers]))
+        assert traffic.frame[CONFIDENCE_LOG_ODDS].to_numpy() == pytest.approx(expected, abs=1e-3)
+        shifted += traffic.scenario.inputs is not None
+    assert shifted == 1 + (spec.input.kind == "tabular")  # gender: a mean shift and a flip
+
+
+@pytest.mark.slow
+def test_the_reference_is_held_out_rows_and_traffic_is_drawn_from_the_others(
+    tiny_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.drift import describer, held_out_rows, reference_frame
+
+    monkeypatch.chdir(tiny_repo)
+    export = tiny_repo / "build" / "digits" / "export"  # 479 held-out rows in the tiny pipeline
+    spec = ModelSpec.load(export)
+    with np.load(tiny_repo / "build" / "digits" / "ingest" / "dataset.npz") as dataset:
+        inputs, targets, fold = dataset["x"], dataset["y"], dataset["fold"]
+    held_out = held_out_rows("digits", targets, fold)
+    with np.load(tiny_repo / "build" / "digits" / "prepare" / "splits.npz") as splits:  # what prepare wrote
+        assert len(held_out) == len(splits["x_val"]) + len(splits["x_test"])
+        held_out_images = {image.tobytes() for image in inputs[held_out]}
+        assert held_out_images == {image.tobytes() for part in ("x_val", "x_test") for image in splits[part]}
+    reference = reference_frame("digits", spec, describer(spec, export), 200, seed=0)
+    assert reference.held_out and len(reference.answered.inputs) + reference.answered.refused == 200
+    assert len(reference.pool) == len(held_out) - 200
+    pool = {image.tobytes() for image in reference.pool}
+    assert pool <= held_out_images and not pool & {image.tobytes() for image in reference.answered.inputs}
 
 
 @pytest.mark.slow

@@ -1,12 +1,14 @@
 """The drift job: is traffic still like the data each model learned from?
 
-For every model: describe reference rows of its ingested data with the Space's own code (`shared.descriptors`,
-through the same classes that serve requests), fit an SDV synthesizer on them, sample synthetic traffic for each
-scenario (no shift and injected shifts, several seeds) and compare each with the reference in an Evidently
-data-drift report. The detection rate (injected shifts flagged) and the false-alarm rate (no-shift flagged) go to
-the metrics. With `traffic`, the real logged answers (`shared.traffic`) are compared too; drift there sends an
-alert and makes the job fail. A classifier's answers that users gave feedback on also give its live accuracy and
-recall by label (`training.live_quality`); an accuracy below `drift.min_live_accuracy` alerts and fails the job too.
+For every model: describe reference rows of its ingested data (held-out rows: what a Space sees) with the Space's
+own code (`shared.descriptors`, through the same classes that serve requests); make synthetic traffic for each
+scenario (no shift and injected shifts, several seeds) as inputs that the same model class answers
+(`training.synthetic`: SDV for feature rows, held-out texts and images otherwise); compare each with the reference
+in an Evidently data-drift report. The detection rate (injected shifts flagged) and the false-alarm rate (no-shift
+flagged) go to the metrics. With `traffic`, the real logged answers (`shared.traffic`) are compared too; drift
+there sends an alert and makes the job fail. A classifier's answers that users gave feedback on also give its live
+accuracy and recall by label (`training.live_quality`); an accuracy below `drift.min_live_accuracy` alerts and
+fails the job too.
 
 A model drifts when at least one column's Evidently drift test fails (score at or above its threshold).
 """
@@ -30,13 +32,15 @@ from shared.descriptors import CONFIDENCE, CONFIDENCE_LOG_ODDS, PREDICTION, desc
 from shared.errors import InputError
 from shared.feedback import FEEDBACK
 from shared.traffic import read_records
+from training.demos import demo
 from training.extras import require
 from training.io import write_json
 from training.live_quality import LiveQuality, live_quality
-from training.params import DriftParams
+from training.params import DriftParams, load_params
 from training.paths import BUILD_DIR, DemoPaths
+from training.prepare import split_indices
 from training.progress import Step, no_steps
-from training.synthetic import NO_SHIFT, Synthesizer, marginal_distribution, scenarios
+from training.synthetic import NO_SHIFT, Answered, Describe, input_source, scenarios, synthetic_traffic
 
 logger = logging.getLogger(__name__)
 DRIFT_DIR = BUILD_DIR / "drift"
@@ -71,44 +75,93 @@ class Verdict:
         }
 
 
-Describe = Callable[[Any], dict[str, Any]]
+MIN_HELD_OUT = 200  # held-out rows below which (the sample data) the reference is drawn from every row
+BATCH = 256  # inputs per model call when answering synthetic traffic
+
+
+@dataclass
+class Reference:
+    """A model's reference: inputs the Space accepted, their descriptors and true targets, the held-out inputs its
+    synthetic text or image traffic is drawn from, and whether both are held-out rows."""
+
+    answered: Answered
+    targets: np.ndarray
+    pool: np.ndarray
+    held_out: bool
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The reference descriptors, as the drift report compares them."""
+        return self.answered.frame
 
 
 def describer(spec: ModelSpec, folder: Path) -> Describe:
-    """A function from one raw reference row (image array, text, feature row) to the descriptors a Space logs
-    for it, computed by the Space's own model class (so reference and traffic are described alike)."""
+    """A function from a batch of raw inputs (image arrays, texts, feature rows) to the descriptors a Space logs for
+    each answer (`typed`), computed by the Space's own model class, in batches as its REST endpoint runs them (so
+    reference and traffic are described alike). Inputs the Space would refuse are left out and counted."""
     from shared.service import load_model
 
     model = load_model(folder)
     as_instance = {"image": np.asarray, "text": str, "tabular": lambda raw: [float(value) for value in raw]}
+    convert = as_instance[spec.input.kind]
+    numerical, categorical = drift_columns(spec)
 
-    def describe(raw: Any) -> dict[str, Any]:
-        prediction = model.predict_one(as_instance[spec.input.kind](raw))
-        described = {**prediction.inputs, PREDICTION: prediction.answer}
-        if prediction.confidences is not None:
-            described[CONFIDENCE] = prediction.confidence
-        return described
+    def describe(inputs: np.ndarray) -> Answered:
+        kept, prepared = [], []
+        for index, raw in enumerate(inputs):
+            try:
+                prepared.append(model.prepare(convert(raw)))
+                kept.append(index)
+            except InputError:
+                pass
+        records = []
+        for start in range(0, len(prepared), BATCH):
+            chunk = prepared[start : start + BATCH]
+            outputs = model.run(np.concatenate([item.inputs for item in chunk]))
+            for item, output in zip(chunk, outputs, strict=True):
+                prediction = model.finish(item, output)
+                described = {**prediction.inputs, PREDICTION: prediction.answer}
+                if prediction.confidences is not None:
+                    described[CONFIDENCE] = prediction.confidence
+                records.append(described)
+        frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=numerical + categorical)
+        rows = np.asarray(kept, dtype=int)
+        return Answered(inputs[rows], rows, typed(frame, numerical, categorical), len(inputs) - len(kept))
 
     return describe
 
 
-def reference_frame(model: str, rows: int, seed: int) -> tuple[pd.DataFrame, ModelSpec, int]:
-    """Descriptors of up to `rows` rows of the model's ingested data (a seeded draw), the model's spec, and how
-    many rows the Space itself would refuse (e.g. a flat image), which are left out."""
-    paths = DemoPaths(model)
-    spec = ModelSpec.load(paths.export)
-    with np.load(paths.dataset) as dataset:
-        inputs = dataset["x"]
-    chosen = np.sort(np.random.default_rng(seed).choice(len(inputs), size=min(rows, len(inputs)), replace=False))
-    describe = describer(spec, paths.export)
-    records, refused = [], 0
-    for index in chosen:
-        try:
-            records.append(describe(inputs[index]))
-        except InputError:
-            refused += 1
-    numerical, categorical = drift_columns(spec)
-    return typed(pd.DataFrame.from_records(records), numerical, categorical), spec, refused
+def held_out_rows(model: str, targets: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Row numbers of the ingested rows the prepare stage kept out of training (val and test)."""
+    params = load_params()
+    split = params.model(model).prepare
+    parts = split_indices(targets, split, params.base.seed, stratify=demo(model).is_classifier, fold=fold)
+    return np.sort(np.concatenate([parts["val"], parts["test"]]))
+
+
+def reference_frame(model: str, spec: ModelSpec, describe: Describe, rows: int, seed: int) -> Reference:
+    """The model's reference: a seeded draw of up to `rows` ingested rows, described by the Space's own class.
+
+    The rows are the held-out ones (val and test), as the inputs a Space sees are ones the model never trained
+    on: a text model's vocabulary comes from the train split, so train texts have every word known and others do
+    not. With fewer than `MIN_HELD_OUT` held-out rows (the sample data) every row is used. Texts and images keep
+    the rows the reference did not draw as the pool their synthetic traffic is drawn from (half of them each when
+    there are fewer than twice `rows`)."""
+    with np.load(DemoPaths(model).dataset) as dataset:
+        inputs, targets, fold = dataset["x"], dataset["y"], dataset["fold"]
+    if spec.input.kind == "tabular":  # the decimals a form sends: float32's 5.1 is 5.0999999 < a minimum of 5.1
+        inputs = inputs.astype(str).astype(np.float64)
+    candidates = held_out_rows(model, targets, fold)
+    held_out = len(candidates) >= MIN_HELD_OUT
+    if not held_out:
+        candidates = np.arange(len(inputs))
+    shuffled = np.random.default_rng(seed).permutation(candidates)
+    size = min(rows, len(shuffled))
+    if spec.input.kind != "tabular" and len(shuffled) < 2 * rows:  # tabular traffic is synthesized, not drawn
+        size = (len(shuffled) + 1) // 2
+    chosen = np.sort(shuffled[:size])
+    answered = describe(inputs[chosen])
+    return Reference(answered, targets[chosen[answered.kept]], inputs[np.sort(shuffled[size:])], held_out)
 
 
 def drift_columns(spec: ModelSpec) -> tuple[list[str], list[str]]:
@@ -226,36 +279,39 @@ def save_report(report: Any, folder: Path, name: str, html: bool) -> None:
 
 def check_scenarios(
     model: str,
-    reference: pd.DataFrame,
+    reference: Reference,
     spec: ModelSpec,
+    describe: Describe,
     params: DriftParams,
     out: Path,
     seed: int,
     step: Step = no_steps,
-) -> tuple[list[Verdict], float]:
-    """Fit the synthesizer on `reference`, run every scenario with `params.seeds` seeds; reports of seed 0 are
-    saved. `step` hears of each comparison done. Returns the verdicts and the synthesizer's fit time in seconds."""
+) -> tuple[list[Verdict], float, int]:
+    """Run every scenario with `params.seeds` seeds of synthetic traffic (inputs answered by the Space's model
+    class); reports of seed 0 are saved. `step` hears of each comparison done. Returns the verdicts, the input
+    source's set-up time in seconds (the SDV fit for tabular models) and how many synthetic inputs the model
+    refused."""
     numerical, categorical = drift_columns(spec)
-    planned = scenarios(spec, reference, params.shifts)
+    planned = scenarios(spec, reference.frame, reference.answered.inputs, params.shifts)
     total = params.seeds * len(planned)
     step(model, 0, total)
     start = time.perf_counter()
-    distribution = marginal_distribution(params.distribution, len(reference))
-    synthesizer = Synthesizer(params.synthesizer, reference, numerical, categorical, distribution=distribution)
-    fit_s = time.perf_counter() - start
-    verdicts = []
+    source = input_source(spec, params, reference.answered.inputs, reference.targets, reference.pool)
+    setup_s = time.perf_counter() - start
+    verdicts, refused = [], 0
     for index in range(params.seeds):
         rng = np.random.default_rng([seed, index])
-        sample = typed(synthesizer.sample(params.synthetic_rows), numerical, categorical)
-        for scenario in planned:
-            current = typed(scenario.shift(sample, rng), numerical, categorical)
-            drift, drifted, scores, report = compare(reference, current, numerical, categorical, params)
+        for traffic in synthetic_traffic(planned, source, describe, params.synthetic_rows, rng):
+            scenario, current = traffic.scenario, traffic.frame
+            if scenario.inputs is not None or not scenario.injected:  # unshifted inputs: answered once, counted once
+                refused += traffic.answered.refused
+            drift, drifted, scores, report = compare(reference.frame, current, numerical, categorical, params)
             detected = bool(set(scenario.columns) & set(drifted)) if scenario.injected else None
             verdicts.append(Verdict(model, scenario.name, index, len(current), drift, drifted, scores, detected))
             if index == 0:
                 save_report(report, out / model, scenario.name, params.html)
             step(model, len(verdicts), total)
-    return verdicts, fit_s
+    return verdicts, setup_s, refused
 
 
 def rates(verdicts: list[Verdict]) -> dict[str, float]:
@@ -320,19 +376,25 @@ def run(
     feedback_notes: dict[str, str] = {}
     for model in models:
         start = time.perf_counter()
-        reference, spec, refused = reference_frame(model, params.reference_rows, seed)
-        model_verdicts, fit_s = check_scenarios(model, reference, spec, params, out, seed, step)
+        spec = ModelSpec.load(DemoPaths(model).export)
+        describe = describer(spec, DemoPaths(model).export)
+        reference = reference_frame(model, spec, describe, params.reference_rows, seed)
+        model_verdicts, setup_s, traffic_refused = check_scenarios(
+            model, reference, spec, describe, params, out, seed, step
+        )
         metrics[model] = {
             **rates(model_verdicts),
-            "reference_rows": len(reference),
-            "reference_refused": refused,
+            "reference_rows": len(reference.frame),
+            "reference_refused": reference.answered.refused,
+            "reference_held_out": reference.held_out,
+            "synthetic_refused": traffic_refused,
         }  # no wall times: DVC tracks this file
         if traffic is not None:
             live, counts = traffic_frame(traffic, spec)
             metrics[model]["traffic"] = counts
             if len(live) >= params.min_traffic_rows:
                 numerical, categorical = drift_columns(spec)
-                drift, drifted, scores, report = compare(reference, live, numerical, categorical, params)
+                drift, drifted, scores, report = compare(reference.frame, live, numerical, categorical, params)
                 save_report(report, out / model, TRAFFIC, params.html)
                 model_verdicts.append(Verdict(model, TRAFFIC, 0, len(live), drift, drifted, scores))
                 metrics[model]["traffic"]["drift"] = drift
@@ -353,8 +415,8 @@ def run(
         verdicts.extend(model_verdicts)
         flagged = ", ".join(sorted({v.scenario for v in model_verdicts if v.drift})) or "none"
         progress(
-            f"drift {model}: {len(reference)} reference rows, {params.seeds} seed(s), "
-            f"flagged: {flagged} ({time.perf_counter() - start:.1f} s, synthesizer fit {fit_s:.1f} s)"
+            f"drift {model}: {len(reference.frame)} reference rows, {params.seeds} seed(s), "
+            f"flagged: {flagged} ({time.perf_counter() - start:.1f} s, synthetic inputs set up in {setup_s:.1f} s)"
         )
     all_rates = rates(verdicts)
     metrics["all"] = {key: all_rates[key] for key in ("detection_rate", "false_alarm_rate")}

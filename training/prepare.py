@@ -52,6 +52,14 @@ def split_rows(
     return {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
 
 
+def split_indices(
+    targets: np.ndarray, split: PrepareParams, seed: int, *, stratify: bool = True, fold: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Row numbers of each part of `split_rows`' split of these rows (the same seeded split, by index)."""
+    parts = split_rows(np.arange(len(targets)), targets, split, seed, stratify=stratify, fold=fold)
+    return {name: rows for name, (rows, _) in parts.items()}
+
+
 def encode_texts(
     parts: dict[str, tuple[np.ndarray, np.ndarray]], text: TextParams
 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Vocabulary]:
