@@ -74,7 +74,8 @@ def run_many(
     models: list[str], data: Path | None, overrides: list[str], keep: bool, evaluate_only: bool = False
 ) -> dict[str, dict[str, Any]]:
     """`run` for several models in one temporary copy and one `dvc repro` (one copy, sample and cache fill for all);
-    `data` names one model's folder, so it needs a single model. Returns the figures by model."""
+    `data` names one model's folder, so it needs a single model. Returns the figures by model (with `folder`, the
+    copy's path, when it is kept)."""
     if data is not None and len(models) != 1:
         raise ValueError("--data is one model's folder: give one model")
     folder = Path(tempfile.mkdtemp(prefix=f"spacesuite-real-{'-'.join(models)}-"))
@@ -133,6 +134,7 @@ def run_many(
                 "sizes": json.loads((folder / "build" / model / "prepare" / "sizes.json").read_text()),
                 "stages_s": {stage: seconds for stage, seconds in times.items() if stage.endswith(f"@{model}")},
                 "total_s": time.perf_counter() - start,
+                **({"folder": str(folder)} if keep else {}),
             }
             for model in models
         }
