@@ -125,7 +125,7 @@ def test_synthetic_traffic_is_answered_by_the_spaces_model(
     for traffic in synthetic_traffic(planned, source, describe, 60, np.random.default_rng(1)):
         if traffic.scenario.answers is not None:  # the class prior resamples answers: rows no longer line up
             continue
-        sent = traffic.answered.inputs
+        sent = traffic.sent[traffic.rows]
         assert len(sent) == len(traffic.frame) >= 50
         answers = [space.predict_one(as_instance[spec.input.kind](raw)) for raw in sent]
         assert traffic.frame[PREDICTION].tolist() == [str(answer.answer) for answer in answers]

@@ -40,7 +40,7 @@ from training.params import DriftParams, load_params
 from training.paths import BUILD_DIR, DemoPaths
 from training.prepare import split_indices
 from training.progress import Step, no_steps
-from training.synthetic import NO_SHIFT, Answered, Describe, input_source, scenarios, synthetic_traffic
+from training.synthetic import NO_SHIFT, Answered, Describe, input_source, memoized, scenarios, synthetic_traffic
 
 logger = logging.getLogger(__name__)
 DRIFT_DIR = BUILD_DIR / "drift"
@@ -81,13 +81,15 @@ BATCH = 256  # inputs per model call when answering synthetic traffic
 
 @dataclass
 class Reference:
-    """A model's reference: inputs the Space accepted, their descriptors and true targets, the held-out inputs its
-    synthetic text or image traffic is drawn from, and whether both are held-out rows."""
+    """A model's reference: inputs the Space accepted, their descriptors and true targets, the inputs its synthetic
+    text or image traffic is drawn from (`pool`: other held-out rows, or the reference's own when too few are
+    left), and whether the rows are held-out ones."""
 
     answered: Answered
     targets: np.ndarray
     pool: np.ndarray
     held_out: bool
+    pool_is_reference: bool
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -144,9 +146,11 @@ def reference_frame(model: str, spec: ModelSpec, describe: Describe, rows: int, 
 
     The rows are the held-out ones (val and test), as the inputs a Space sees are ones the model never trained
     on: a text model's vocabulary comes from the train split, so train texts have every word known and others do
-    not. With fewer than `MIN_HELD_OUT` held-out rows (the sample data) every row is used. Texts and images keep
-    the rows the reference did not draw as the pool their synthetic traffic is drawn from (half of them each when
-    there are fewer than twice `rows`)."""
+    not. With fewer than `MIN_HELD_OUT` held-out rows (the sample data) every row is used. The pool that text and
+    image traffic is drawn from is the rows the reference did not draw when there are at least `rows` of them (two
+    independent samples, as the reference and a Space's traffic are); with fewer, the reference rows themselves
+    (halving a few hundred rows made two samples that differ by chance: sample birds, 60 against 60, on every
+    seed)."""
     with np.load(DemoPaths(model).dataset) as dataset:
         inputs, targets, fold = dataset["x"], dataset["y"], dataset["fold"]
     if spec.input.kind == "tabular":  # the decimals a form sends: float32's 5.1 is 5.0999999 < a minimum of 5.1
@@ -156,12 +160,11 @@ def reference_frame(model: str, spec: ModelSpec, describe: Describe, rows: int, 
     if not held_out:
         candidates = np.arange(len(inputs))
     shuffled = np.random.default_rng(seed).permutation(candidates)
-    size = min(rows, len(shuffled))
-    if spec.input.kind != "tabular" and len(shuffled) < 2 * rows:  # tabular traffic is synthesized, not drawn
-        size = (len(shuffled) + 1) // 2
-    chosen = np.sort(shuffled[:size])
+    chosen = np.sort(shuffled[:rows])
     answered = describe(inputs[chosen])
-    return Reference(answered, targets[chosen[answered.kept]], inputs[np.sort(shuffled[size:])], held_out)
+    rest = np.sort(shuffled[rows:])
+    pool = inputs[rest] if len(rest) >= rows else answered.inputs
+    return Reference(answered, targets[chosen[answered.kept]], pool, held_out, pool_is_reference=len(rest) < rows)
 
 
 def drift_columns(spec: ModelSpec) -> tuple[list[str], list[str]]:
@@ -297,6 +300,7 @@ def check_scenarios(
     step(model, 0, total)
     start = time.perf_counter()
     source = input_source(spec, params, reference.answered.inputs, reference.targets, reference.pool)
+    describe = memoized(describe, reference.answered)  # a bootstrap draws the same held-out inputs again and again
     setup_s = time.perf_counter() - start
     verdicts, refused = [], 0
     for index in range(params.seeds):
@@ -304,7 +308,7 @@ def check_scenarios(
         for traffic in synthetic_traffic(planned, source, describe, params.synthetic_rows, rng):
             scenario, current = traffic.scenario, traffic.frame
             if scenario.inputs is not None or not scenario.injected:  # unshifted inputs: answered once, counted once
-                refused += traffic.answered.refused
+                refused += traffic.refused
             drift, drifted, scores, report = compare(reference.frame, current, numerical, categorical, params)
             detected = bool(set(scenario.columns) & set(drifted)) if scenario.injected else None
             verdicts.append(Verdict(model, scenario.name, index, len(current), drift, drifted, scores, detected))
@@ -387,6 +391,7 @@ def run(
             "reference_rows": len(reference.frame),
             "reference_refused": reference.answered.refused,
             "reference_held_out": reference.held_out,
+            "traffic_from_reference": reference.pool_is_reference,
             "synthetic_refused": traffic_refused,
         }  # no wall times: DVC tracks this file
         if traffic is not None:

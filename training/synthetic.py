@@ -86,11 +86,20 @@ class Synthesizer:
             return self.model.sample(num_rows=rows)[TABLE].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class Draw:
+    """`rows` of synthetic traffic as its distinct raw inputs (feature rows, texts or pixel arrays) and, for each
+    row, which of them it is: a bootstrap repeats inputs, and 100k draws of 224×224 images would be 15 GB as rows."""
+
+    distinct: np.ndarray
+    rows: np.ndarray
+
+
 class InputSource(Protocol):
     """Where a model's synthetic inputs come from."""
 
-    def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
-        """`rows` raw inputs, one per row (feature rows, texts or pixel arrays)."""
+    def sample(self, rows: int, rng: np.random.Generator) -> Draw:
+        """`rows` inputs of synthetic traffic."""
 
 
 class FeatureRowSynthesizer:
@@ -123,7 +132,7 @@ class FeatureRowSynthesizer:
             for group, count in zip(groups, counts, strict=True)
         ]
 
-    def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, rows: int, rng: np.random.Generator) -> Draw:
         """`rows` synthetic feature rows: how many from each stratum drawn with `rng`, the rows themselves from
         SDV's own seeded streams."""
         sizes = rng.multinomial(rows, self.shares)
@@ -131,7 +140,7 @@ class FeatureRowSynthesizer:
         frame = pd.concat([part for part in parts if len(part)], ignore_index=True)
         frame = frame.iloc[rng.permutation(len(frame))]
         columns = [pd.to_numeric(frame[feature.name], errors="coerce") for feature in self.features]  # "nan" → NaN
-        return np.column_stack([column.to_numpy(dtype=np.float64) for column in columns])
+        return Draw(np.column_stack([column.to_numpy(dtype=np.float64) for column in columns]), np.arange(rows))
 
 
 def strata_of(targets: np.ndarray, classifier: bool) -> np.ndarray:
@@ -148,11 +157,12 @@ class Bootstrap:
 
     pool: np.ndarray
 
-    def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, rows: int, rng: np.random.Generator) -> Draw:
         """`rows` inputs of the pool, drawn with `rng`."""
         if not len(self.pool):
             raise ValueError("no inputs to draw synthetic traffic from")
-        return self.pool[rng.integers(0, len(self.pool), size=rows)]
+        chosen, rows_of = np.unique(rng.integers(0, len(self.pool), size=rows), return_inverse=True)
+        return Draw(self.pool[chosen], rows_of)
 
 
 def marginal_distribution(choice: str, reference_rows: int) -> str:
@@ -326,11 +336,16 @@ Describe = Callable[[np.ndarray], Answered]
 
 @dataclass
 class Traffic:
-    """One scenario's synthetic traffic: the inputs sent, the model's answers to them (`answered`), and what the
-    drift report compares (`frame`: the answers, resampled when the scenario shifts the answers)."""
+    """One scenario's synthetic traffic: the distinct inputs sent (shifted, when the scenario shifts inputs), the
+    model's answers row by row (`answers`; `sent[rows[i]]` is the input of answer i; rows the model refused are
+    left out and counted), and what the drift report compares (`frame`: the answers, resampled when the scenario
+    shifts the answers)."""
 
     scenario: Scenario
-    answered: Answered
+    sent: np.ndarray
+    rows: np.ndarray
+    answers: pd.DataFrame
+    refused: int
     frame: pd.DataFrame
 
 
@@ -338,10 +353,57 @@ def synthetic_traffic(
     planned: list[Scenario], source: InputSource, describe: Describe, rows: int, rng: np.random.Generator
 ) -> Iterator[Traffic]:
     """Each scenario's traffic from one draw of `rows` inputs: shifted inputs are answered anew by the model;
-    scenarios that shift nothing before the model share the unshifted answers."""
-    inputs = source.sample(rows, rng)
-    unshifted = describe(inputs)
+    scenarios that shift nothing before the model share the unshifted answers. Each distinct input is answered
+    once per scenario and its answer repeated for every row that drew it."""
+    draw = source.sample(rows, rng)
+    unshifted = _answer_rows(draw.distinct, draw.rows, describe)
     for scenario in planned:
-        answered = describe(scenario.inputs(inputs, rng)) if scenario.inputs else unshifted
-        frame = scenario.answers(answered.frame, rng) if scenario.answers else answered.frame
-        yield Traffic(scenario, answered, frame)
+        sent, answers, kept_rows, refused = (
+            _answer_rows(scenario.inputs(draw.distinct, rng), draw.rows, describe) if scenario.inputs else unshifted
+        )
+        frame = scenario.answers(answers, rng) if scenario.answers else answers
+        yield Traffic(scenario, sent, kept_rows, answers, refused, frame)
+
+
+def _answer_rows(
+    distinct: np.ndarray, rows: np.ndarray, describe: Describe
+) -> tuple[np.ndarray, pd.DataFrame, np.ndarray, int]:
+    """The model's answers to `distinct` inputs, one per row of traffic: (inputs, answers, each answer's input,
+    rows refused)."""
+    answered = describe(distinct)
+    answer_of = np.full(len(distinct), -1)
+    answer_of[answered.kept] = np.arange(len(answered.kept))
+    per_row = answer_of[rows]
+    taken = per_row >= 0
+    frame = answered.frame.iloc[per_row[taken]].reset_index(drop=True)
+    return distinct, frame, np.asarray(rows)[taken], int((~taken).sum())
+
+
+def memoized(describe: Describe, known: Answered | None = None) -> Describe:
+    """`describe` answering each distinct input once (and never those `known` answers hold already): the model's
+    answer to an input does not change, and a bootstrap of a few hundred held-out images otherwise costs a model
+    call per row, seed and scenario."""
+    answers: dict[bytes, dict | None] = {}  # an input's bytes → its descriptors (None: the model refused it)
+    columns: list[str] = list(known.frame.columns) if known is not None else []
+    if known is not None:
+        records = known.frame.to_dict("records")
+        answers.update({np.asarray(raw).tobytes(): record for raw, record in zip(known.inputs, records, strict=True)})
+
+    def describe_once(inputs: np.ndarray) -> Answered:
+        keys = [np.asarray(raw).tobytes() for raw in inputs]
+        first_seen: dict[bytes, int] = {}
+        for position, key in enumerate(keys):
+            if key not in answers:
+                first_seen.setdefault(key, position)
+        if first_seen:
+            positions = np.fromiter(first_seen.values(), dtype=int, count=len(first_seen))
+            answered = describe(inputs[positions])
+            columns[:] = list(answered.frame.columns)
+            answers.update(dict.fromkeys(first_seen))
+            for row, record in zip(answered.kept, answered.frame.to_dict("records"), strict=True):
+                answers[keys[positions[row]]] = record
+        kept = np.array([position for position, key in enumerate(keys) if answers[key] is not None], dtype=int)
+        frame = pd.DataFrame.from_records([answers[keys[position]] for position in kept], columns=columns)
+        return Answered(inputs[kept], kept, frame, len(inputs) - len(kept))
+
+    return describe_once
