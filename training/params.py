@@ -220,13 +220,14 @@ class ShiftParams(Strict):
 
 
 class DriftParams(Strict):
-    """The drift job: an SDV synthesizer on each model's reference data, injected shifts, Evidently reports."""
+    """The drift job: synthetic inputs (SDV for feature rows) answered by each model, injected shifts, Evidently
+    reports."""
 
     synthesizer: Literal["gaussian_copula", "ctgan", "tvae", "copula_gan"] = "gaussian_copula"
     distribution: Literal["auto", "beta", "truncnorm", "norm", "gamma", "uniform", "gaussian_kde"] = Field(
-        "auto", description="the copula's marginals; auto: gaussian_kde up to 500 reference rows, beta above"
+        "auto", description="the copula's marginals; auto: gaussian_kde up to 1,000 rows of a class, beta above"
     )
-    reference_rows: int = Field(2000, ge=50, description="reference rows drawn from the ingested data")
+    reference_rows: int = Field(2000, ge=50, description="reference rows drawn from the held-out (val, test) rows")
     synthetic_rows: int = Field(2000, ge=50, description="rows of synthetic traffic per scenario")
     seeds: int = Field(3, ge=1, le=50, description="each scenario runs with this many seeds")
     num_method: Literal["wasserstein", "ks", "psi", "kl_div", "jensenshannon", "anderson", "ed", "cramer_von_mises"] = (
