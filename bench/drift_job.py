@@ -1,8 +1,9 @@
-"""Wall time of the drift job at scale: SDV fit, sampling and Evidently for every model.
+"""Wall time of the drift job at scale: synthetic inputs (SDV for feature rows), the model's answers to them and
+Evidently, for every model.
 
 For each model it runs the real job (`training.drift.run`) with ``--rows`` synthetic rows per scenario (100,000
-by default), one seed, on the pipeline's current outputs, and prints the reference size, the synthesizer's fit
-time, the whole model's wall time and the detection / false-alarm rates. Reports go to a temporary folder.
+by default), one seed, on the pipeline's current outputs, and prints the reference size, the whole model's wall
+time and the detection / false-alarm rates. Reports go to a temporary folder.
 
 Run from the repository root after the pipeline (``dvc repro``)::
 
