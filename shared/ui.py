@@ -21,6 +21,7 @@ from gradio.components.base import server
 
 import shared.limits as limits
 from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.csv_rows import errors_markdown, predict_csv
 from shared.errors import InputError
 from shared.explain import Explanation, heat_map
 from shared.features import MISSING, form_values
@@ -256,6 +257,34 @@ def _test_picture(service: Service, name: str, title: str) -> None:
             gr.Image(str(picture), show_label=False, interactive=False, buttons=["fullscreen"])
 
 
+def csv_accordion(service: Service, *, api_name: str) -> None:
+    """An accordion "Many rows: a CSV file" (closed): upload a .csv of rows (a header naming the features), get it
+    back with the predictions appended and the refused rows named (`shared.csv_rows`). API endpoint:
+    `/<api_name>_csv`."""
+
+    @user_errors
+    def predict_rows(upload: str | None) -> tuple[str, str]:
+        if upload is None:
+            raise InputError("Upload a .csv file of rows first.")
+        path, errors, answered = predict_csv(service, f"{api_name}_csv", Path(upload))
+        return str(path), errors_markdown(errors, answered)
+
+    names = ",".join(feature.name for feature in _features(service))
+    with gr.Accordion("Many rows: a CSV file", open=False, elem_id=f"{api_name}-csv"):
+        gr.Markdown(
+            f"A `.csv` with a header naming the columns (`{names}`; other columns are kept), at most "
+            f"{limits.MAX_CSV_ROWS:,} rows and {limits.MAX_CSV_BYTES // limits.MIB} MiB. You get it back with the "
+            "predictions appended; a row the model cannot answer is named, and the others are answered."
+        )
+        with gr.Row():
+            upload = gr.File(label="Rows (.csv)", file_types=[".csv"], file_count="single", type="filepath")
+            answered = gr.File(label="The rows with their predictions", interactive=False)
+        report = gr.Markdown(elem_id=f"{api_name}-csv-report")
+        gr.Button("Predict every row", variant="primary").click(
+            predict_rows, inputs=upload, outputs=[answered, report], api_name=f"{api_name}_csv"
+        )
+
+
 def image_classifier_panel(
     service: Service,
     *,
@@ -413,6 +442,7 @@ def regression_form_panel(
             )
     if examples:
         gr.Examples([form_values(row, _features(service)) for row in examples], inputs=fields, label=examples_label)
+    csv_accordion(service, api_name=api_name)
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
 
 
@@ -479,6 +509,7 @@ def classification_form_panel(
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
         gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
+    csv_accordion(service, api_name=api_name)
     answered = classify.click(predict, inputs=fields, outputs=[label, request], api_name=api_name)
     answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
 
