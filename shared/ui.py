@@ -257,6 +257,36 @@ def _test_picture(service: Service, name: str, title: str) -> None:
             gr.Image(str(picture), show_label=False, interactive=False, buttons=["fullscreen"])
 
 
+def answering_examples(
+    rows: Sequence[Sequence[Any]],
+    inputs: Any,
+    answer: Callable[..., Any],
+    outputs: Sequence[Any],
+    explain: Callable[..., Any] | None = None,
+    explanation: Sequence[Any] = (),
+    *,
+    label: str,
+    api_name: str,
+    example_labels: list[str] | None = None,
+) -> gr.Examples:
+    """Examples that answer on click: the example fills `inputs`, then `answer` runs as the button's call would (a
+    real request through the model's Service, logged and counted) and `explain` after it. Never cached: each click
+    gets its own request id (feedback refers to it), and the Hub would otherwise run every example at start-up.
+    The two calls are private (`<api_name>_example` and `<api_name>_example_explain`, not in the API's list)."""
+    examples = gr.Examples(
+        [list(row) for row in rows], inputs=inputs, label=label, example_labels=example_labels, cache_examples=False
+    )
+    clicked = examples.load_input_event.then(
+        answer, inputs=inputs, outputs=list(outputs), api_name=f"{api_name}_example", api_visibility="private"
+    )
+    if explain is not None:
+        clicked.success(
+            explain, inputs=inputs, outputs=list(explanation), api_name=f"{api_name}_example_explain",
+            api_visibility="private",
+        )  # fmt: skip
+    return examples
+
+
 def csv_accordion(service: Service, *, api_name: str) -> None:
     """An accordion "Many rows: a CSV file" (closed): upload a .csv of rows (a header naming the features), get it
     back with the predictions appended and the refused rows named (`shared.csv_rows`). API endpoint:
@@ -362,6 +392,7 @@ def image_classifier_panel(
                     type="filepath", sources=["upload", "webcam", "clipboard"], label="Image", height=320
                 )
                 classify = gr.Button("Classify", variant="primary")
+                examples_here = gr.Column()  # the examples fill this tab's image: they are shown in it
             if sketch and not sketch_first:
                 pad, classify_sketch = sketch_tab()
         with gr.Column():
@@ -382,9 +413,11 @@ def image_classifier_panel(
                 _numbers(),
             ]  # fmt: skip
     if examples:
-        gr.Examples(
-            [[str(p)] for p in examples], inputs=image, label=examples_label, example_labels=[p.stem for p in examples]
-        )
+        with examples_here:
+            answering_examples(
+                [[str(p)] for p in examples], image, predict, outputs, explain, explanation,
+                label=examples_label, api_name=api_name, example_labels=[p.stem for p in examples],
+            )  # fmt: skip
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     # the answer first, then its explanation (one forward pass per patch) as a second call
     answered = classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
@@ -441,7 +474,8 @@ def regression_form_panel(
                 service, PREDICTIONS_IMAGE, "How good is the model? Predicted against actual on the test split"
             )
     if examples:
-        gr.Examples([form_values(row, _features(service)) for row in examples], inputs=fields, label=examples_label)
+        rows = [form_values(row, _features(service)) for row in examples]
+        answering_examples(rows, fields, predict, [answer], label=examples_label, api_name=api_name)
     csv_accordion(service, api_name=api_name)
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
 
@@ -508,7 +542,10 @@ def classification_form_panel(
             explanation = [contributions, _numbers()]
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
-        gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
+        rows = [form_values(row, features) for row in examples]
+        answering_examples(
+            rows, fields, predict, [label, request], explain, explanation, label=examples_label, api_name=api_name
+        )
     csv_accordion(service, api_name=api_name)
     answered = classify.click(predict, inputs=fields, outputs=[label, request], api_name=api_name)
     answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
@@ -563,7 +600,8 @@ def text_classifier_panel(
                 _numbers(),
             ]  # fmt: skip
     if examples:
-        gr.Examples([[example] for example in examples], inputs=text, label=examples_label)
+        rows = [[example] for example in examples]
+        answering_examples(rows, text, predict, outputs, explain, explanation, label=examples_label, api_name=api_name)
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     answered = classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
     answered.success(explain, inputs=text, outputs=explanation, api_name=explain_api_name(api_name))
