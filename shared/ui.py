@@ -20,7 +20,7 @@ import pandas as pd
 from gradio.components.base import server
 
 import shared.limits as limits
-from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.artifact import Feature, ModelSpec, NetworkSummary, TabularInput
 from shared.csv_rows import errors_markdown, predict_csv
 from shared.errors import InputError
 from shared.explain import Explanation, heat_map
@@ -287,6 +287,54 @@ def answering_examples(
     return examples
 
 
+def layer_rows(network: NetworkSummary) -> pd.DataFrame:
+    """The network's layers as `model.summary()` lists them: layer, type, output shape, parameters."""
+    return pd.DataFrame(
+        {
+            "layer": [layer.name for layer in network.layers],
+            "type": [layer.type for layer in network.layers],
+            "output shape": [layer.output_shape for layer in network.layers],
+            "parameters": [layer.params for layer in network.layers],
+        }
+    )
+
+
+def curve_rows(network: NetworkSummary, metric: str) -> pd.DataFrame:
+    """One metric's per-epoch values on the training and validation splits, for a gr.LinePlot."""
+    points = [point for point in network.curves if point.metric == metric]
+    return pd.DataFrame(
+        {
+            "epoch": [point.epoch for point in points],
+            metric: [point.value for point in points],
+            "split": [point.split for point in points],
+        }
+    )
+
+
+def network_accordion(service: Service, *, elem_id: str) -> None:
+    """An accordion "The network" (closed): the layers with their parameter counts and the training curves, for a
+    model whose folder has a `network.json` (a Keras model's export writes it); nothing otherwise."""
+    network = NetworkSummary.load(service.folder)
+    if network is None:
+        return
+    frozen = network.total_params - network.trainable_params
+    with gr.Accordion("The network: its layers and how it learned", open=False, elem_id=elem_id):
+        gr.Markdown(
+            f"**{network.total_params:,} parameters** ({network.trainable_params:,} trainable, {frozen:,} not), in "
+            f"{len(network.layers)} layers.",
+            elem_id=f"{elem_id}-totals",
+        )
+        gr.Dataframe(layer_rows(network), label="Layers (Keras's model.summary())", interactive=False, max_height=320)
+        metrics = list(dict.fromkeys(point.metric for point in network.curves))
+        if metrics:
+            with gr.Row():
+                for metric in metrics:
+                    gr.LinePlot(
+                        curve_rows(network, metric), x="epoch", y=metric, color="split", height=220,
+                        label=f"{metric} per epoch", x_title="epoch",
+                    )  # fmt: skip
+
+
 def csv_accordion(service: Service, *, api_name: str) -> None:
     """An accordion "Many rows: a CSV file" (closed): upload a .csv of rows (a header naming the features), get it
     back with the predictions appended and the refused rows named (`shared.csv_rows`). API endpoint:
@@ -418,6 +466,7 @@ def image_classifier_panel(
                 [[str(p)] for p in examples], image, predict, outputs, explain, explanation,
                 label=examples_label, api_name=api_name, example_labels=[p.stem for p in examples],
             )  # fmt: skip
+    network_accordion(service, elem_id=f"{api_name}-network")
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     # the answer first, then its explanation (one forward pass per patch) as a second call
     answered = classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
@@ -477,6 +526,7 @@ def regression_form_panel(
         rows = [form_values(row, _features(service)) for row in examples]
         answering_examples(rows, fields, predict, [answer], label=examples_label, api_name=api_name)
     csv_accordion(service, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
 
 
@@ -547,6 +597,7 @@ def classification_form_panel(
             rows, fields, predict, [label, request], explain, explanation, label=examples_label, api_name=api_name
         )
     csv_accordion(service, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     answered = classify.click(predict, inputs=fields, outputs=[label, request], api_name=api_name)
     answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
 
@@ -602,6 +653,7 @@ def text_classifier_panel(
     if examples:
         rows = [[example] for example in examples]
         answering_examples(rows, text, predict, outputs, explain, explanation, label=examples_label, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     answered = classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
     answered.success(explain, inputs=text, outputs=explanation, api_name=explain_api_name(api_name))
