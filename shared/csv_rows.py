@@ -126,12 +126,25 @@ def read_csv_rows(path: Path, spec: ModelSpec) -> CsvRows:
     return CsvRows(header, rows, columns)
 
 
+YES, NO = {"true", "yes", "y"}, {"false", "no", "n"}  # a spreadsheet's TRUE/FALSE in a yes/no column
+
+
+def _cell(feature: Feature, text: str) -> str:
+    """A cell as the form's field takes it: a yes/no feature's TRUE/FALSE (or yes/no) as 1/0."""
+    if feature.kind == "binary" and text.strip().lower() in YES | NO:
+        return "1" if text.strip().lower() in YES else "0"
+    return text
+
+
 def _row_values(table: CsvRows, features: list[Feature], number: int, row: list[str]) -> dict | list[RowError]:
     """One row's values by feature name, or what is wrong with it."""
     if len(row) != len(table.header):
         return [RowError(number, "", f"it has {len(row)} cells, the header {len(table.header)}")]
     columns = table.columns
-    values = {feature.name: "" if columns[feature.name] is None else row[columns[feature.name]] for feature in features}
+    values = {
+        feature.name: "" if columns[feature.name] is None else _cell(feature, row[columns[feature.name]])
+        for feature in features
+    }
     _, problems = checked_row(features, list(values.values()))
     if problems:
         return [RowError(number, feature.name, problem) for feature, problem in problems]
@@ -184,7 +197,7 @@ def predict_csv(service: Service, endpoint: str, upload: Path) -> tuple[Path, li
             errors.extend(values)
         else:
             good.append((number, values))
-    answers = service.answer(endpoint, [values for _, values in good]) if good else []
+    answers = service.answer_many(endpoint, [values for _, values in good]) if good else []
     answered = {number: prediction for (number, _), prediction in zip(good, answers, strict=True)}
     problems: dict[int, str] = {}
     for error in errors:
