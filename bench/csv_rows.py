@@ -1,5 +1,5 @@
 """What a CSV of rows costs a tabular Space (`shared.csv_rows.predict_csv`, as the page's `/<endpoint>_csv` runs it):
-a file of `limits.MAX_CSV_ROWS` rows, the Space's bundled examples over and over with one bad row in every hundred,
+a file of `MAX_CSV_ROWS` rows, the Space's bundled examples over and over with one bad row in every hundred,
 read, checked row by row, answered in one request through the model's Service and written back.
 
 Printed per tabular model: rows, file size, p50 and max wall time over `--rounds` (after one warm-up), rows per
@@ -22,9 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import shared.limits as limits  # noqa: E402
 from shared.artifact import TabularInput  # noqa: E402
-from shared.csv_rows import predict_csv  # noqa: E402
+from shared.csv_rows import MAX_CSV_ROWS, predict_csv  # noqa: E402
 from shared.service import Service, load_model  # noqa: E402
 from shared.suite import find_spaces, model_specs  # noqa: E402
 from training.deploy import examples  # noqa: E402
@@ -56,7 +55,7 @@ def main() -> None:
                     continue
                 service = Service(load_model(space / "model" if single else space / "model" / spec.name))
                 header = [feature.name for feature in spec.input.features]
-                path = full_csv(Path(scratch) / f"{spec.name}.csv", header, examples(space, spec), limits.MAX_CSV_ROWS)
+                path = full_csv(Path(scratch) / f"{spec.name}.csv", header, examples(space, spec), MAX_CSV_ROWS)
                 predict_csv(service, "bench_csv", path)  # warm-up
                 times, refused = [], 0
                 for _ in range(args.rounds):
@@ -67,8 +66,8 @@ def main() -> None:
                 p50 = statistics.median(times)
                 size = path.stat().st_size / 1024
                 print(
-                    f"{spec.name:<10} {limits.MAX_CSV_ROWS:>6,} {size:>6.0f} {p50:>7.3f} {max(times):>7.3f} "
-                    f"{limits.MAX_CSV_ROWS / p50:>8,.0f} {refused:>8,}"
+                    f"{spec.name:<10} {MAX_CSV_ROWS:>6,} {size:>6.0f} {p50:>7.3f} {max(times):>7.3f} "
+                    f"{MAX_CSV_ROWS / p50:>8,.0f} {refused:>8,}"
                 )
 
 

@@ -2,8 +2,9 @@
 are (`shared.features`), the good rows answered in one request through the model's `Service`, and the file written
 back with the predictions appended. A bad row is named with what is wrong with it and never fails the others.
 
-The budget (`limits.MAX_CSV_BYTES`, `limits.MAX_CSV_ROWS`) is checked before the expensive step it protects: the
-file's size before reading it, its header before any row, the row count while the rows are read.
+The budget (MAX_CSV_BYTES, MAX_CSV_ROWS) is checked before the expensive step it protects: the file's size before
+reading it, its header before any row, the row count while the rows are read. It lives here rather than in
+`shared.limits`, which every training stage depends on (as `shared.explain`'s budgets do).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import shared.limits as limits
+import shared.limits as limits  # CACHE_MAX_AGE_S: how long an answered file is kept
 from shared.artifact import Feature, ModelSpec, TabularInput
 from shared.errors import InputError
 from shared.features import checked_row
 from shared.service import Service
 
+MAX_CSV_BYTES = 2**20  # a CSV of rows, 1 MiB (checked before it is read)
+MAX_CSV_ROWS = 5_000  # rows of one CSV, counted as they are read (the header is checked before any)
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "spacesuite-csv"  # answered files, deleted after CACHE_MAX_AGE_S
 ERROR_COLUMN = "error"
 SHOWN_ERRORS = 20  # row errors listed on the page; every one is in the answered file's error column
@@ -60,15 +63,15 @@ def read_csv_text(path: Path) -> str:
     """The file's text, once its name, size and encoding are within what a CSV of rows may be.
 
     Raises:
-        InputError: not a .csv, empty, over `limits.MAX_CSV_BYTES`, binary, or not UTF-8 (one sentence).
+        InputError: not a .csv, empty, over `MAX_CSV_BYTES`, binary, or not UTF-8 (one sentence).
     """
     if path.suffix.lower() != ".csv":
         raise InputError(f"Upload a .csv file (comma-separated rows with a header), not {path.suffix or 'a file'}.")
     size = path.stat().st_size
     if size == 0:
         raise InputError("The CSV file is empty: it needs a header and at least one row.")
-    if size > limits.MAX_CSV_BYTES:
-        raise InputError(f"The CSV file is too large ({size:,} bytes): at most {limits.MAX_CSV_BYTES:,} bytes.")
+    if size > MAX_CSV_BYTES:
+        raise InputError(f"The CSV file is too large ({size:,} bytes): at most {MAX_CSV_BYTES:,} bytes.")
     raw = path.read_bytes()
     if b"\0" in raw:
         raise InputError("The file is not a text CSV (it holds binary data): save the sheet as CSV first.")
@@ -98,8 +101,8 @@ def _columns(header: list[str], features: list[Feature]) -> dict[str, int | None
 
 
 def read_csv_rows(path: Path, spec: ModelSpec) -> CsvRows:
-    """The header and rows of an uploaded CSV for a tabular model, within `limits.MAX_CSV_BYTES` and
-    `limits.MAX_CSV_ROWS`; blank lines are skipped, extra columns kept.
+    """The header and rows of an uploaded CSV for a tabular model, within `MAX_CSV_BYTES` and
+    `MAX_CSV_ROWS`; blank lines are skipped, extra columns kept.
 
     Raises:
         InputError: not a .csv, empty, too large, not UTF-8 text, a header without a feature's column (or with one
@@ -114,8 +117,8 @@ def read_csv_rows(path: Path, spec: ModelSpec) -> CsvRows:
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
-            if len(rows) == limits.MAX_CSV_ROWS:
-                raise InputError(f"The CSV file has more than {limits.MAX_CSV_ROWS:,} rows: split it into several.")
+            if len(rows) == MAX_CSV_ROWS:
+                raise InputError(f"The CSV file has more than {MAX_CSV_ROWS:,} rows: split it into several.")
             rows.append(row)
     except StopIteration:
         raise InputError("The CSV file is empty: it needs a header and at least one row.") from None

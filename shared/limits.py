@@ -3,8 +3,7 @@
 Each limit is checked before the expensive step it protects: pixels from the image header before decoding,
 instances and JSON values before rows or objects are built, the length of a text before normalizing it, request
 headers and bodies while they arrive. The README's API table lists them; `shared.images`, `shared.adapters`,
-`shared.tf_serving`, `shared.server`, `shared.ui`, `shared.csv_rows`, `shared.text` and `shared.traffic` read them
-from here.
+`shared.tf_serving`, `shared.server`, `shared.ui`, `shared.text` and `shared.traffic` read them from here.
 """
 
 from __future__ import annotations
@@ -45,8 +44,6 @@ SESSION_CAPACITY = 200  # sessions kept (Gradio keeps 10,000 by default: RSS gre
 SKETCH_LAYERS = 8  # sketchpad layers accepted per drawing
 SKETCH_PENDING = 32  # drawings whose images were sent but not yet classified (oldest dropped beyond)
 CACHE_SWEEP_S, CACHE_MAX_AGE_S = 60, 600  # uploads and outputs are deleted once older than 10 minutes
-MAX_CSV_BYTES = 1 * MIB  # a CSV of rows for a tabular model (checked before it is read)
-MAX_CSV_ROWS = 5_000  # rows of one CSV, counted as they are read (the header is checked before any)
 
 # --- connections (uvicorn) -----------------------------------------------------------------------------------
 HEADER_TIMEOUT_S = 5.0  # a request's headers must be complete this long after its first byte (or the connect)

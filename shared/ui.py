@@ -20,13 +20,14 @@ import pandas as pd
 from gradio.components.base import server
 
 import shared.limits as limits
-from shared.artifact import Feature, ModelSpec, NetworkSummary, TabularInput
-from shared.csv_rows import errors_markdown, predict_csv
+from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.csv_rows import MAX_CSV_BYTES, MAX_CSV_ROWS, errors_markdown, predict_csv
 from shared.errors import InputError
 from shared.explain import Explanation, heat_map
 from shared.features import MISSING, form_values
 from shared.images import open_image
 from shared.metrics import register_model
+from shared.network import NetworkSummary
 from shared.prediction import Prediction
 from shared.service import Service
 from shared.text import MAX_CHARS
@@ -351,7 +352,7 @@ def csv_accordion(service: Service, *, api_name: str) -> None:
     with gr.Accordion("Many rows: a CSV file", open=False, elem_id=f"{api_name}-csv"):
         gr.Markdown(
             f"A `.csv` with a header naming the columns (`{names}`; other columns are kept), at most "
-            f"{limits.MAX_CSV_ROWS:,} rows and {limits.MAX_CSV_BYTES // limits.MIB} MiB. You get it back with the "
+            f"{MAX_CSV_ROWS:,} rows and {MAX_CSV_BYTES // 2**20} MiB. You get it back with the "
             "predictions appended; a row the model cannot answer is named, and the others are answered."
         )
         with gr.Row():
@@ -456,7 +457,7 @@ def image_classifier_panel(
             explanation = [
                 gr.Image(
                     label="Why: the parts that raise the answer's probability (red) or lower it (blue)",
-                    type="numpy", format="png", interactive=False, height=240,
+                    type="numpy", format="png", interactive=False, height=240, elem_id=f"{api_name}-why",
                 ),
                 _numbers(),
             ]  # fmt: skip
@@ -588,6 +589,7 @@ def classification_form_panel(
                 pd.DataFrame({"feature": [feature.label for feature in features], "weight": [0.0] * len(features)}),
                 x="feature", y="weight", height=240,
                 label="Why: what each value adds to the answer (log-odds, or the probability lost without it)",
+                elem_id=f"{api_name}-why",
             )  # fmt: skip
             explanation = [contributions, _numbers()]
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
@@ -646,7 +648,7 @@ def text_classifier_panel(
             explanation = [
                 gr.HighlightedText(
                     label="Why: the probability each word adds to the answer (red: for it, blue: against it)",
-                    combine_adjacent=False, show_legend=False,
+                    combine_adjacent=False, show_legend=False, elem_id=f"{api_name}-why",
                 ),
                 _numbers(),
             ]  # fmt: skip

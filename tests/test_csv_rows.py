@@ -15,9 +15,8 @@ from conftest import running_space, serving
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-import shared.limits as limits
 from shared.artifact import ModelSpec
-from shared.csv_rows import ERROR_COLUMN, prediction_columns, read_csv_rows
+from shared.csv_rows import ERROR_COLUMN, MAX_CSV_BYTES, MAX_CSV_ROWS, prediction_columns, read_csv_rows
 from shared.errors import InputError
 from shared.features import form_values, read_examples_csv
 from shared.server import space_app
@@ -142,15 +141,15 @@ def test_the_header_is_checked_before_the_rows_and_the_budget_is_kept(spaces_dir
     _, folder, examples_file = _paths(spaces_dir, "gender")
     spec = ModelSpec.load(folder)
     header = examples_file.read_text(encoding="utf-8").splitlines()[0]
-    many = "\n".join([header, *["1,12.4,6,0,0,1,0"] * (limits.MAX_CSV_ROWS + 1)]) + "\n"
+    many = "\n".join([header, *["1,12.4,6,0,0,1,0"] * (MAX_CSV_ROWS + 1)]) + "\n"
     (tmp_path / "many.csv").write_text(many, encoding="utf-8")
-    with pytest.raises(InputError, match=f"more than {limits.MAX_CSV_ROWS:,} rows"):
+    with pytest.raises(InputError, match=f"more than {MAX_CSV_ROWS:,} rows"):
         read_csv_rows(tmp_path / "many.csv", spec)
     # the same rows under a wrong header: refused for its header, before a row is counted
     (tmp_path / "wrong.csv").write_text("name" + many[len(header) :], encoding="utf-8")
     with pytest.raises(InputError, match="lacks the column"):
         read_csv_rows(tmp_path / "wrong.csv", spec)
-    (tmp_path / "large.csv").write_bytes(b"x" * (limits.MAX_CSV_BYTES + 1))
+    (tmp_path / "large.csv").write_bytes(b"x" * (MAX_CSV_BYTES + 1))
     with pytest.raises(InputError, match="too large"):
         read_csv_rows(tmp_path / "large.csv", spec)
     # the columns are found by name or label in any order and case; an optional one may be left out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from shared.artifact import CurvePoint, Layer, NetworkSummary
+from shared.network import CurvePoint, Layer, NetworkSummary
 
 SPLIT_FOLDERS = {"train": "train", "eval": "validation"}  # dvclive's folder → the split a person reads
 
