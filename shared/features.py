@@ -90,11 +90,19 @@ def check_features(features: Sequence[Feature], values: Sequence[object]) -> np.
         raise InputError(
             f"Expected {len(features)} values ({', '.join(f.label for f in features)}), got {len(values)}."
         )
-    checked = [_check(feature, raw) for feature, raw in zip(features, values, strict=True)]
-    problems = [problem for _, problem in checked if problem]
+    row, problems = checked_row(features, values)
     if problems:
-        raise InputError("; ".join(problems) + ". The model only answers inside the ranges it was trained on.")
-    return np.array([[value for value, _ in checked]], dtype=np.float32)
+        text = "; ".join(problem for _, problem in problems)
+        raise InputError(text + ". The model only answers inside the ranges it was trained on.")
+    return np.array([row], dtype=np.float32)
+
+
+def checked_row(features: Sequence[Feature], values: Sequence[object]) -> tuple[list[float], list[tuple[Feature, str]]]:
+    """The values the model reads for one row (in feature order; `values` as many), and each bad field with what is
+    wrong with it (one sentence, naming the feature and what it accepts); no problems: the row can be answered."""
+    checked = [_check(feature, raw) for feature, raw in zip(features, values, strict=True)]
+    problems = [(feature, problem) for feature, (_, problem) in zip(features, checked, strict=True) if problem]
+    return [value for value, _ in checked], problems
 
 
 def read_examples_csv(path: Path) -> list[list[float | str | None]]:

@@ -33,6 +33,13 @@ def takes_files(demo: gr.Blocks) -> bool:
     return any(isinstance(block, gr.Image | gr.ImageEditor | gr.File) for block in inputs)
 
 
+def takes_csv(demo: gr.Blocks) -> bool:
+    """Whether a page has a file input (a CSV of rows) as an event's input."""
+    import gradio as gr
+
+    return any(isinstance(block, gr.File) for fn in demo.fns.values() for block in fn.inputs)
+
+
 def space_app(demo: gr.Blocks, services: Mapping[str, Service], *, max_file_size: str | int | None = None) -> FastAPI:
     """One FastAPI app: TF Serving's routes under `/v1/`, Prometheus at `/metrics/` and the Gradio page at `/`.
 
@@ -48,7 +55,7 @@ def space_app(demo: gr.Blocks, services: Mapping[str, Service], *, max_file_size
     for service in services.values():
         register_model(service.spec)
     app = gr.mount_gradio_app(app, demo, path="/", max_file_size=max_file_size or limits.MAX_UPLOAD_BYTES)
-    app.add_middleware(PageGuard, uploads=("/",) if takes_files(demo) else ())
+    app.add_middleware(PageGuard, uploads=("/",) if takes_files(demo) else (), csv=("/",) if takes_csv(demo) else ())
     serve_rest(app, adapters(services))  # added last: outermost, ahead of the page's guard and routes
     return app
 

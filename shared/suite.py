@@ -15,7 +15,7 @@ import shared.limits as limits
 from shared.adapters import adapters
 from shared.artifact import SPEC_FILE, ModelSpec
 from shared.metrics import metrics_app, register_model
-from shared.server import takes_files
+from shared.server import takes_csv, takes_files
 from shared.service import Service, load_services
 from shared.tf_serving import serve_rest
 from shared.uploads import PageGuard
@@ -103,14 +103,16 @@ def build_suite(bundles_dir: Path) -> FastAPI:
     def index() -> str:
         return page
 
-    uploads = []
+    uploads, csv_pages = [], []
     for folder in spaces:
         demo = load_space(folder, services[folder.name])
         app = gr.mount_gradio_app(app, demo, path=f"/{folder.name}", max_file_size=limits.MAX_UPLOAD_BYTES)
         if takes_files(demo):
             uploads.append(f"/{folder.name}/")
+        if takes_csv(demo):
+            csv_pages.append(f"/{folder.name}/")
     for folder in static:
         app.mount(f"/{folder.name}", StaticFiles(directory=folder, html=True))
-    app.add_middleware(PageGuard, uploads=tuple(uploads))
+    app.add_middleware(PageGuard, uploads=tuple(uploads), csv=tuple(csv_pages))
     serve_rest(app, adapters(every))  # every model's REST API at /v1/models/<model>, ahead of the pages
     return app

@@ -21,11 +21,13 @@ from gradio.components.base import server
 
 import shared.limits as limits
 from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.csv_rows import MAX_CSV_BYTES, MAX_CSV_ROWS, errors_markdown, predict_csv
 from shared.errors import InputError
 from shared.explain import Explanation, heat_map
 from shared.features import MISSING, form_values
 from shared.images import open_image
 from shared.metrics import register_model
+from shared.network import NetworkSummary
 from shared.prediction import Prediction
 from shared.service import Service
 from shared.text import MAX_CHARS
@@ -256,6 +258,112 @@ def _test_picture(service: Service, name: str, title: str) -> None:
             gr.Image(str(picture), show_label=False, interactive=False, buttons=["fullscreen"])
 
 
+def answering_examples(
+    rows: Sequence[Sequence[Any]],
+    inputs: Any,
+    answer: Callable[..., Any],
+    outputs: Sequence[Any],
+    explain: Callable[..., Any] | None = None,
+    explanation: Sequence[Any] = (),
+    *,
+    label: str,
+    api_name: str,
+    example_labels: list[str] | None = None,
+) -> gr.Examples:
+    """Examples that answer on click: the example fills `inputs`, then `answer` runs as the button's call would (a
+    real request through the model's Service, logged and counted) and `explain` after it. Never cached: each click
+    gets its own request id (feedback refers to it), and the Hub would otherwise run every example at start-up.
+    The two calls are private (`<api_name>_example` and `<api_name>_example_explain`, not in the API's list)."""
+    examples = gr.Examples(
+        [list(row) for row in rows], inputs=inputs, label=label, example_labels=example_labels, cache_examples=False
+    )
+    clicked = examples.load_input_event.then(
+        answer, inputs=inputs, outputs=list(outputs), api_name=f"{api_name}_example", api_visibility="private"
+    )
+    if explain is not None:
+        clicked.success(
+            explain, inputs=inputs, outputs=list(explanation), api_name=f"{api_name}_example_explain",
+            api_visibility="private",
+        )  # fmt: skip
+    return examples
+
+
+def layer_rows(network: NetworkSummary) -> pd.DataFrame:
+    """The network's layers as `model.summary()` lists them: layer, type, output shape, parameters."""
+    return pd.DataFrame(
+        {
+            "layer": [layer.name for layer in network.layers],
+            "type": [layer.type for layer in network.layers],
+            "output shape": [layer.output_shape for layer in network.layers],
+            "parameters": [layer.params for layer in network.layers],
+        }
+    )
+
+
+def curve_rows(network: NetworkSummary, metric: str) -> pd.DataFrame:
+    """One metric's per-epoch values on the training and validation splits, for a gr.LinePlot."""
+    points = [point for point in network.curves if point.metric == metric]
+    return pd.DataFrame(
+        {
+            "epoch": [point.epoch for point in points],
+            metric: [point.value for point in points],
+            "split": [point.split for point in points],
+        }
+    )
+
+
+def network_accordion(service: Service, *, elem_id: str) -> None:
+    """An accordion "The network" (closed): the layers with their parameter counts and the training curves, for a
+    model whose folder has a `network.json` (a Keras model's export writes it); nothing otherwise."""
+    network = NetworkSummary.load(service.folder)
+    if network is None:
+        return
+    frozen = network.total_params - network.trainable_params
+    with gr.Accordion("The network: its layers and how it learned", open=False, elem_id=elem_id):
+        gr.Markdown(
+            f"**{network.total_params:,} parameters** ({network.trainable_params:,} trainable, {frozen:,} not), in "
+            f"{len(network.layers)} layers.",
+            elem_id=f"{elem_id}-totals",
+        )
+        gr.Dataframe(layer_rows(network), label="Layers (Keras's model.summary())", interactive=False, max_height=320)
+        metrics = list(dict.fromkeys(point.metric for point in network.curves))
+        if metrics:
+            with gr.Row():
+                for metric in metrics:
+                    gr.LinePlot(
+                        curve_rows(network, metric), x="epoch", y=metric, color="split", height=220,
+                        label=f"{metric} per epoch", x_title="epoch",
+                    )  # fmt: skip
+
+
+def csv_accordion(service: Service, *, api_name: str) -> None:
+    """An accordion "Many rows: a CSV file" (closed): upload a .csv of rows (a header naming the features), get it
+    back with the predictions appended and the refused rows named (`shared.csv_rows`). API endpoint:
+    `/<api_name>_csv`."""
+
+    @user_errors
+    def predict_rows(upload: str | None) -> tuple[str, str]:
+        if upload is None:
+            raise InputError("Upload a .csv file of rows first.")
+        path, errors, answered = predict_csv(service, f"{api_name}_csv", Path(upload))
+        return str(path), errors_markdown(errors, answered)
+
+    names = ",".join(feature.name for feature in _features(service))
+    with gr.Accordion("Many rows: a CSV file", open=False, elem_id=f"{api_name}-csv"):
+        gr.Markdown(
+            f"A `.csv` with a header naming the columns (`{names}`; other columns are kept), at most "
+            f"{MAX_CSV_ROWS:,} rows and {MAX_CSV_BYTES // 2**20} MiB. You get it back with the "
+            "predictions appended; a row the model cannot answer is named, and the others are answered."
+        )
+        with gr.Row():
+            upload = gr.File(label="Rows (.csv)", file_types=[".csv"], file_count="single", type="filepath")
+            answered = gr.File(label="The rows with their predictions", interactive=False)
+        report = gr.Markdown(elem_id=f"{api_name}-csv-report")
+        gr.Button("Predict every row", variant="primary").click(
+            predict_rows, inputs=upload, outputs=[answered, report], api_name=f"{api_name}_csv"
+        )
+
+
 def image_classifier_panel(
     service: Service,
     *,
@@ -333,6 +441,7 @@ def image_classifier_panel(
                     type="filepath", sources=["upload", "webcam", "clipboard"], label="Image", height=320
                 )
                 classify = gr.Button("Classify", variant="primary")
+                examples_here = gr.Column()  # the examples fill this tab's image: they are shown in it
             if sketch and not sketch_first:
                 pad, classify_sketch = sketch_tab()
         with gr.Column():
@@ -348,14 +457,17 @@ def image_classifier_panel(
             explanation = [
                 gr.Image(
                     label="Why: the parts that raise the answer's probability (red) or lower it (blue)",
-                    type="numpy", format="png", interactive=False, height=240,
+                    type="numpy", format="png", interactive=False, height=240, elem_id=f"{api_name}-why",
                 ),
                 _numbers(),
             ]  # fmt: skip
     if examples:
-        gr.Examples(
-            [[str(p)] for p in examples], inputs=image, label=examples_label, example_labels=[p.stem for p in examples]
-        )
+        with examples_here:
+            answering_examples(
+                [[str(p)] for p in examples], image, predict, outputs, explain, explanation,
+                label=examples_label, api_name=api_name, example_labels=[p.stem for p in examples],
+            )  # fmt: skip
+    network_accordion(service, elem_id=f"{api_name}-network")
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     # the answer first, then its explanation (one forward pass per patch) as a second call
     answered = classify.click(predict, inputs=image, outputs=outputs, api_name=api_name)
@@ -412,7 +524,10 @@ def regression_form_panel(
                 service, PREDICTIONS_IMAGE, "How good is the model? Predicted against actual on the test split"
             )
     if examples:
-        gr.Examples([form_values(row, _features(service)) for row in examples], inputs=fields, label=examples_label)
+        rows = [form_values(row, _features(service)) for row in examples]
+        answering_examples(rows, fields, predict, [answer], label=examples_label, api_name=api_name)
+    csv_accordion(service, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     estimate.click(predict, inputs=fields, outputs=answer, api_name=api_name)
 
 
@@ -474,11 +589,17 @@ def classification_form_panel(
                 pd.DataFrame({"feature": [feature.label for feature in features], "weight": [0.0] * len(features)}),
                 x="feature", y="weight", height=240,
                 label="Why: what each value adds to the answer (log-odds, or the probability lost without it)",
+                elem_id=f"{api_name}-why",
             )  # fmt: skip
             explanation = [contributions, _numbers()]
             _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     if examples:
-        gr.Examples([form_values(row, features) for row in examples], inputs=fields, label=examples_label)
+        rows = [form_values(row, features) for row in examples]
+        answering_examples(
+            rows, fields, predict, [label, request], explain, explanation, label=examples_label, api_name=api_name
+        )
+    csv_accordion(service, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     answered = classify.click(predict, inputs=fields, outputs=[label, request], api_name=api_name)
     answered.success(explain, inputs=fields, outputs=explanation, api_name=explain_api_name(api_name))
 
@@ -527,12 +648,14 @@ def text_classifier_panel(
             explanation = [
                 gr.HighlightedText(
                     label="Why: the probability each word adds to the answer (red: for it, blue: against it)",
-                    combine_adjacent=False, show_legend=False,
+                    combine_adjacent=False, show_legend=False, elem_id=f"{api_name}-why",
                 ),
                 _numbers(),
             ]  # fmt: skip
     if examples:
-        gr.Examples([[example] for example in examples], inputs=text, label=examples_label)
+        rows = [[example] for example in examples]
+        answering_examples(rows, text, predict, outputs, explain, explanation, label=examples_label, api_name=api_name)
+    network_accordion(service, elem_id=f"{api_name}-network")
     _test_picture(service, CONFUSION_IMAGE, "How good is the model? Confusion matrix of the test split")
     answered = classify.click(predict, inputs=text, outputs=outputs, api_name=api_name)
     answered.success(explain, inputs=text, outputs=explanation, api_name=explain_api_name(api_name))

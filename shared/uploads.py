@@ -1,11 +1,12 @@
 """What the page's routes accept: a request body of at most `limits.MAX_PAGE_BODY_BYTES`, and uploads only of
-images, only on a page with a component that takes them.
+images (and CSV files of rows, on a page that takes them), only on a page with a component that takes them.
 
 Gradio's `/gradio_api/upload` stores any file, several per request, and `/gradio_api/component_server` reads every
 file of a request into memory; neither knows what the page's components accept. `PageGuard` (ASGI middleware in
 front of the page) refuses a body over the limit as it arrives (413), refuses uploads on a page without an image
 component (403), and deletes and refuses (415) an uploaded file that is not an image within `shared.images`'s
-limits. What is accepted is deleted after `limits.CACHE_MAX_AGE_S` by Gradio's `delete_cache` (`shared.ui.page`).
+limits, or (on a page of `csv`) a `.csv` within `shared.csv_rows`'s. What is accepted is deleted after
+`limits.CACHE_MAX_AGE_S` by Gradio's `delete_cache` (`shared.ui.page`).
 """
 
 from __future__ import annotations
@@ -42,15 +43,43 @@ def check_uploaded_image(path: str) -> None:
     open_image(path).close()
 
 
+def check_uploaded_csv(path: str) -> None:
+    """Raise InputError unless the file at `path` is a .csv `shared.csv_rows` would read (size, text, encoding)."""
+    from shared.csv_rows import read_csv_text  # the page's own reader, limits and messages
+
+    read_csv_text(Path(path))
+
+
+def check_upload(path: str, *, takes_csv: bool) -> None:
+    """Raise InputError unless the file at `path` is an image within the limits or, on a page that `takes_csv`, a
+    .csv file of rows within them."""
+    if takes_csv and path.lower().endswith(".csv"):
+        check_uploaded_csv(path)
+        return
+    try:
+        check_uploaded_image(path)
+    except InputError as error:
+        if not takes_csv:
+            raise
+        raise InputError(f"this page takes a .csv file of rows (or an image where it asks for one); {error}") from None
+
+
 class PageGuard:
     """ASGI middleware: body limit for every page request, and uploads restricted to images (see the module)."""
 
     def __init__(
-        self, app: ASGIApp, *, uploads: tuple[str, ...] = ("/",), max_body_bytes: int = limits.MAX_PAGE_BODY_BYTES
+        self,
+        app: ASGIApp,
+        *,
+        uploads: tuple[str, ...] = ("/",),
+        csv: tuple[str, ...] = (),
+        max_body_bytes: int = limits.MAX_PAGE_BODY_BYTES,
     ) -> None:
-        """`uploads`: the path prefixes of the pages that take files (none: no page does)."""
+        """`uploads`: the path prefixes of the pages that take files (none: no page does); `csv`: those of the pages
+        that take .csv files of rows too (the others take images only)."""
         self.app = app
         self.uploads = uploads
+        self.csv = csv
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,7 +139,7 @@ class PageGuard:
                 paths = []
             try:
                 for path in paths:
-                    check_uploaded_image(path)
+                    check_upload(path, takes_csv=scope["path"].startswith(self.csv))
             except InputError as error:
                 for path in paths:
                     with contextlib.suppress(OSError):

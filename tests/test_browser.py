@@ -2,7 +2,8 @@
 or sketch, press the button, read the answer the page shows. Playwright drives Debian's chromium (no browser
 download); one browser serves the whole module. The static TF.js Space is served by a plain static file server and
 must give the same top letter as LiteRT on every bundled example, an upload and a sketch; each Gradio Space must show
-two examples' answers (its own label; a regressor's, what its API says). SPACESUITE_SCREENSHOT_DIR=<folder> keeps a
+two examples' answers (its own label; a regressor's, what its API says), the first from a click on the example alone
+(with its explanation), and a Keras model's layers and training curves. SPACESUITE_SCREENSHOT_DIR=<folder> keeps a
 screenshot of each Gradio page."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from starlette.staticfiles import StaticFiles
 
 from shared.artifact import ModelSpec
+from shared.network import NetworkSummary
 from shared.service import load_model
 from training.deploy import endpoint_for, examples, model_specs
 
@@ -194,6 +196,18 @@ def _give(page: Page, spec: ModelSpec, example: object, index: int, shown: Locat
     return "clicked"
 
 
+def _expect_explanation(page: Page, spec: ModelSpec, endpoint: str) -> None:
+    """Wait until the page shows why a classifier answered: the heat map, the weighted words, or a feature's bar that
+    is not zero (the chart starts with every weight at zero)."""
+    why = page.locator(f"#{endpoint.lstrip('/')}-why")
+    if spec.input.kind == "image":
+        expect(why.locator("img").first).to_be_visible()
+    elif spec.input.kind == "text":
+        expect(why.locator(".token").first).to_be_visible()
+    else:
+        expect(why.locator('[aria-roledescription="bar"]:not([aria-label$="weight: 0"])').first).to_be_attached()
+
+
 def _wait_for_image(page: Page, before: str | None) -> None:
     """Wait until the image input shows a new picture (served back by Gradio), as a person waits to see it."""
     shown = page.locator(SHOWN_IMAGE).filter(visible=True).first
@@ -223,7 +237,8 @@ def test_a_person_gets_the_answer_of_two_examples_from_the_page(space: str, spac
                 how = _give(page, spec, example, index, shown)
                 if spec.input.kind == "image":
                     _wait_for_image(page, before)
-                page.get_by_role("button", name=button, exact=True).filter(visible=True).click()
+                if how != "clicked":  # a click on an example answers by itself; an upload or a text is then sent
+                    page.get_by_role("button", name=button, exact=True).filter(visible=True).click()
                 if spec.labels:  # every example is answered with its own label (tests/test_examples.py)
                     expected = Path(str(example)).stem if spec.input.kind == "image" else spec.labels[index]
                 else:  # a regressor's answer: what the Space's API says for the same row (or its refusal)
@@ -233,7 +248,54 @@ def test_a_person_gets_the_answer_of_two_examples_from_the_page(space: str, spac
                         expect(page.get_by_text(str(refusal.message)[:60]).first).to_be_visible()
                         continue
                 expect(_answer(page, spec, endpoint), f"{spec.name}, example {index} {how}").to_have_text(expected)
+                if index == 0 and spec.labels:  # the first answer of the panel: its explanation came with the click
+                    _expect_explanation(page, spec, endpoint)
         keep = os.environ.get("SPACESUITE_SCREENSHOT_DIR")
         if keep:
             page.screenshot(path=Path(keep) / f"{space}.png", full_page=True)
         page.close()  # before its server stops: a module still loading would report a failed fetch
+
+
+def test_the_digit_examples_sit_in_the_tab_they_fill(spaces_dir: Path, page: Page) -> None:
+    bundle = spaces_dir / "keras-basics"
+    spec = next(spec for spec in model_specs(bundle) if spec.name == "digits")
+    bundled = examples(bundle, spec)
+    with running_space(bundle) as client:
+        page.goto(client.src)
+        page.get_by_role("tab", name="Digit", exact=True).click()
+        expect(page.get_by_role("tab", name="Sketch", exact=True)).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_role("button", name="Classify sketch", exact=True)).to_be_visible()
+        expect(page.locator(EXAMPLES).filter(visible=True)).to_have_count(0)  # none would fill a hidden tab
+        page.get_by_role("tab", name="Upload", exact=True).click()
+        shown = page.locator(EXAMPLES).filter(visible=True)
+        expect(shown).to_have_count(len(bundled))
+        shown.nth(len(bundled) - 1).click()
+        expect(_answer(page, spec, "/digit")).to_have_text(Path(str(bundled[-1])).stem)
+        _expect_explanation(page, spec, "/digit")
+        page.close()
+
+
+def test_keras_basics_shows_each_network_s_layers_and_training_curves(spaces_dir: Path, page: Page) -> None:
+    bundle = spaces_dir / "keras-basics"
+    with running_space(bundle) as client:
+        api = client.view_api(print_info=False, return_format="dict")
+        page.goto(client.src)
+        for spec in model_specs(bundle):
+            name = endpoint_for(api, spec).lstrip("/")
+            network = NetworkSummary.load(bundle / "model" / spec.name)
+            assert network is not None, f"{spec.name}: no network.json in the bundle"
+            page.get_by_role("tab", name=PANELS[spec.name][0][0], exact=True).click()
+            accordion = page.locator(f"#{name}-network")
+            accordion.get_by_text("The network: its layers and how it learned").click()
+            expect(accordion.locator(f"#{name}-network-totals")).to_contain_text(
+                f"{network.total_params:,} parameters ({network.trainable_params:,} trainable"
+            )
+            expect(accordion.get_by_text(network.layers[0].name, exact=True).first).to_be_visible()
+            for layer in network.layers:  # every row of the Dataframe (the last may sit below its scroll)
+                expect(accordion.get_by_text(layer.name, exact=True).first).to_be_attached()
+            metrics = {point.metric for point in network.curves}
+            assert "loss" in metrics
+            for metric in metrics:
+                expect(accordion.get_by_text(f"{metric} per epoch").first).to_be_visible()
+            expect(accordion.locator(".vega-embed")).to_have_count(len(metrics))
+        page.close()

@@ -21,6 +21,7 @@ from PIL import Image
 
 from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput, TextInput
 from shared.errors import InputError
+from shared.network import NETWORK_FILE
 from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
 from training.cards import LICENSE_FILE, check_card
 from training.io import load_splits, read_json
@@ -323,6 +324,8 @@ def add_model(paths: DemoPaths, model_dir: Path, examples_dir: Path) -> tuple[Mo
     else:
         shutil.copy2(paths.plots / CONFUSION_IMAGE, model_dir / CONFUSION_IMAGE)
         shutil.copy2(paths.export / CLASS_INDICES, model_dir / CLASS_INDICES)
+    if (paths.export / NETWORK_FILE).is_file():  # a Keras model's layers and curves, which its Space shows
+        shutil.copy2(paths.export / NETWORK_FILE, model_dir / NETWORK_FILE)
     write_examples(model_dir, examples_dir, spec, splits)
     return spec, evaluation, parity
 

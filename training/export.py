@@ -1,5 +1,6 @@
 """Export stage: SavedModel in TF Serving's layout, float and dynamic-range .tflite, and spec.json
-(plus `class_indices.json` for classifiers: class name → output index, as Keras's image loaders write it)."""
+(plus `class_indices.json` for classifiers: class name → output index, as Keras's image loaders write it), and
+`network.json`: the network's layers and training curves (`training.network`), which the Space shows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared.artifact import DataProvenance, ImageInput, ModelSpec, TabularInput,
 from shared.text import Vocabulary
 from training.demos import Demo
 from training.io import load_splits, read_json, write_json
+from training.network import network_summary
 from training.paths import VOCABULARY_FILE, DemoPaths
 from training.spec import CLASS_INDICES, feature_ranges
 from training.text_graph import TEXT_INPUT, export_text_saved_model, steps_without_tf_ops
@@ -145,6 +147,7 @@ def main(demo: Demo, section) -> None:
         text_steps=text_steps,
         vocabulary=vocabulary,
     )
+    network_summary(network, paths.live).save(paths.export)  # the Space shows it (the layers, the curves)
     sizes = ", ".join(f"{f} {(paths.export / f).stat().st_size / 1024:.0f} KiB" for f in spec.files.values())
     takes = getattr(spec.input, "saved_model_input", "")
     print(f"export {name}: SavedModel {paths.serving(version)}" + (f" (takes {takes})" if takes else "") + f", {sizes}")

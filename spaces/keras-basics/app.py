@@ -28,7 +28,6 @@ def build_demo(services: Mapping[str, Service]) -> gr.Blocks:
                 digits,
                 thing="digit",
                 examples=sorted((HERE / "examples" / "digits").glob("*.png")),
-                examples_label="Examples (they open in the Upload tab)",
                 sketch=True,
                 sketch_first=True,
                 top_k=3,
