@@ -24,7 +24,7 @@ STOP_WAIT_S = 60  # how long stopping the server waits for the background run to
 
 def space_stages() -> list[str]:
     """The names of the stages that write a Space's bundle (an output under `dist/spaces`), as `dvc repro` takes
-    them; DVC adds their upstream stages itself."""
+    them; `training.parallel_repro.repro` adds their upstream stages."""
     from dvc.repo import Repo
 
     with Repo() as repo:

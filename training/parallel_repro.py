@@ -22,7 +22,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dvc.repo import Repo
 
 BUSY_MARKERS = ("is busy, it is being blocked by", "Unable to acquire lock")
 BUSY_RETRIES = 20
@@ -54,61 +57,41 @@ class StageGraph:
         return found
 
 
-def changed_stages() -> set[str]:
-    """The stages whose dependencies, params or outputs changed (`dvc status`), computed once in this process:
-    checking each of ~50 up-to-date stages in its own `dvc repro` would cost a process start each."""
-    from dvc.repo import Repo
-
-    with Repo() as repo:
-        return set(repo.status())
-
-
-def stage_graph(targets: Iterable[str] = ()) -> StageGraph:
+def stage_graph(repo: Repo, targets: Iterable[str] = ()) -> StageGraph:
     """The pipeline stages that `targets` need (all stages when empty), with their upstream stages, from DVC's index.
     `.dvc` files (data sources) are left out: `dvc repro` verifies them before this runs anything."""
     import networkx as nx
-    from dvc.repo import Repo
 
-    with Repo() as repo:
-        graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        wanted = list(targets)
-        if wanted:
-            chosen = [stage for stage in graph.nodes if stage.addressing in wanted]
-            missing = set(wanted) - {stage.addressing for stage in chosen}
-            if missing:
-                raise KeyError(f"no such stage in dvc.yaml: {', '.join(sorted(missing))}")
-            nodes = set(chosen).union(*(nx.descendants(graph, stage) for stage in chosen))
-        else:
-            nodes = set(graph.nodes)
-        pipeline = [stage for stage in nodes if not stage.is_data_source]
-        ordered = list(reversed(list(nx.topological_sort(graph.subgraph(pipeline)))))  # upstream first
-        return StageGraph(
-            order=[stage.addressing for stage in ordered],
-            upstream={
-                stage.addressing: {parent.addressing for parent in graph.successors(stage) if parent in pipeline}
-                for stage in ordered
-            },
-        )
+    graph = repo.index.graph  # edges point from a stage to the stages it depends on
+    wanted = list(targets)
+    if wanted:
+        chosen = [stage for stage in graph.nodes if stage.addressing in wanted]
+        missing = set(wanted) - {stage.addressing for stage in chosen}
+        if missing:
+            raise KeyError(f"no such stage in dvc.yaml: {', '.join(sorted(missing))}")
+        nodes = set(chosen).union(*(nx.descendants(graph, stage) for stage in chosen))
+    else:
+        nodes = set(graph.nodes)
+    pipeline = [stage for stage in nodes if not stage.is_data_source]
+    ordered = list(reversed(list(nx.topological_sort(graph.subgraph(pipeline)))))  # upstream first
+    return StageGraph(
+        order=[stage.addressing for stage in ordered],
+        upstream={
+            stage.addressing: {parent.addressing for parent in graph.successors(stage) if parent in pipeline}
+            for stage in ordered
+        },
+    )
 
 
-def verify_data_sources() -> None:
+def verify_data_sources(sources: list[str]) -> None:
     """What `dvc repro` does first: check the data sources (`.dvc` files) against the workspace, once.
 
     Raises:
         RuntimeError: they do not match (DVC's message is above).
     """
-    from dvc.repo import Repo
-
-    with Repo() as repo:
-        sources = [stage.addressing for stage in repo.index.stages if stage.is_data_source]
-    if sources and _dvc(["repro", "--quiet", "--single-item", *sources]).returncode != 0:
+    command = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--quiet", "--single-item", *sources]
+    if sources and subprocess.run(command, check=False, env=pipeline_env()).returncode != 0:
         raise RuntimeError(f"dvc repro {' '.join(sources)} failed (see its output above)")
-
-
-def _dvc(arguments: list[str], **options) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", "--wait-for-lock", *arguments], check=False, env=pipeline_env(), **options
-    )
 
 
 def pipeline_env() -> dict[str, str]:
@@ -144,9 +127,15 @@ def repro(targets: Iterable[str] = (), *, jobs: int = 2, say: Callable[[str], No
     Raises:
         RuntimeError: a stage failed (its output was printed), naming it.
     """
-    verify_data_sources()
-    graph = stage_graph(targets)
-    stale = graph.with_dependents(changed_stages())
+    from dvc.repo import Repo
+
+    with Repo() as repo:  # one index and one `dvc status` for the whole run: a process per up-to-date stage would
+        # cost a start-up each
+        sources = [stage.addressing for stage in repo.index.stages if stage.is_data_source]
+        graph = stage_graph(repo, targets)
+        changed = set(repo.status())
+    verify_data_sources(sources)
+    stale = graph.with_dependents(changed)
     if not stale:
         say("Data and pipelines are up to date.")
         return
