@@ -3,6 +3,7 @@ order; the lock file ends up as `dvc repro` would leave it, and a failing stage 
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def test_independent_stages_run_together_and_the_lock_is_complete(tmp_path: Path
     assert b[0] < c[1] and c[0] < b[1], f"b {b} and c {c} did not overlap"
     assert d[0] >= max(b[1], c[1]) and min(b[0], c[0]) >= _interval(repo / "a.txt")[1]
     assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"a", "b", "c", "d"}
+    assert re.search(r"^\[4/4\] d done in \d+ s$", result.stdout, re.MULTILINE), result.stdout[-3000:]
     status = run(["dvc", "repro"], repo)
     assert "Data and pipelines are up to date." in status.stdout, status.stdout + status.stderr
     again = run(["spacesuite", "repro"], repo)  # up to date: decided from one `dvc status`, no stage started
@@ -66,6 +68,7 @@ def test_a_failing_stage_is_named_and_nothing_downstream_runs(tmp_path: Path) ->
     repo = _repo(tmp_path, failing=True)
     result = run(["spacesuite", "repro", "--jobs", "2"], repo, timeout=300)
     assert result.returncode == 1
+    assert re.search(r"^\[[23]/4\] c FAILED in \d+ s$", result.stdout, re.MULTILINE), result.stdout[-3000:]
     assert "c broke" in result.stdout and "dvc repro failed at c" in result.stderr
     assert "Traceback" not in result.stderr
     assert (repo / "b.txt").is_file() and not (repo / "d.txt").exists()

@@ -105,6 +105,7 @@ class _Running:
     process: subprocess.Popen[bytes]
     output: IO[bytes]  # a temporary file: a pipe would block a stage that prints more than its buffer holds
     tries: int
+    started: float = field(default_factory=time.monotonic)
 
     @classmethod
     def start(cls, stage: str, tries: int = 1) -> _Running:
@@ -170,5 +171,8 @@ def repro(targets: Iterable[str] = (), *, jobs: int = 2, say: Callable[[str], No
                 done.add(item.name)
             else:
                 failed.append(item.name)
+            finished = len(done & stale) + len(failed)
+            outcome = "done" if code == 0 else "FAILED"
+            say(f"[{finished}/{len(stale)}] {item.name} {outcome} in {time.monotonic() - item.started:.0f} s")
     if failed:
         raise RuntimeError(f"dvc repro failed at {', '.join(failed)} (see its output above)")
