@@ -15,12 +15,17 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# uv installs the environments: parallel downloads and one wheel cache. Bytecode is compiled at install (in
-# parallel): where PYTHONDONTWRITEBYTECODE is set, as on our CI machines, Python would otherwise compile every module
-# it imports in every process (TensorFlow's import: 26 s instead of 12)
+# uv installs the environments: parallel downloads and one wheel cache. Bytecode: Python writes it at the first
+# import of each module, for the modules the pipeline and the Spaces use (a few seconds more on the first stages).
+# Compiling every installed module at install instead costs about 100 s of both cores, most of it for modules never
+# imported. Where PYTHONDONTWRITEBYTECODE is set, as on our CI machines, Python never writes it and every process
+# would compile every module it imports again (TensorFlow's import: 26 s instead of 12): there it is compiled at
+# install.
 UV_VERSION=$(sed -n 's/^uv==//p' requirements/constraints.txt)
 [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ] || .venv/bin/pip install -q "uv==$UV_VERSION"
-uv_install() { .venv/bin/uv pip install --quiet --compile-bytecode --python "$@"; }
+COMPILE=()
+[ -z "${PYTHONDONTWRITEBYTECODE:-}" ] || COMPILE=(--compile-bytecode)
+uv_install() { .venv/bin/uv pip install --quiet "${COMPILE[@]}" --python "$@"; }
 echo "bootstrap: .venv (project, train, drift and dev extras)"
 uv_install .venv/bin/python -c requirements/constraints.txt -e ".[train,drift,dev]"
 # SDV without ctgan/deepecho, which would pull in torch (GBs) for synthesizers the drift job does not use by default
