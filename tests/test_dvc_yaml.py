@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 from training.cards import space_sdk
 
@@ -123,3 +124,14 @@ def test_the_pipeline_is_short_and_a_demo_is_a_few_lines_of_it() -> None:
     for demo in demos():  # its lines: one entry per group it belongs to, and its Space's bundle
         lines = [line for line in text.splitlines() if re.match(rf"\s+{re.escape(demo.name)}:", line)]
         assert 1 <= len(lines) <= 5, (demo.name, lines)
+
+
+def test_the_lock_file_holds_only_stages_of_the_pipeline() -> None:
+    # DVC keeps a removed or renamed stage's entry in dvc.lock forever, and every `dvc repro` process parses and
+    # rewrites the whole file: stale entries cost seconds per stage
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        stages = {stage.addressing for stage in repo.index.stages if not stage.is_data_source}
+    locked = set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"])
+    assert locked <= stages, f"dvc.lock holds stages dvc.yaml no longer has: {sorted(locked - stages)}"
