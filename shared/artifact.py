@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shared.errors import ArtifactError
 
 SPEC_FILE = "spec.json"
+CONFUSION_IMAGE = "confusion.png"  # the test split's picture the bundle stage puts in a classifier's folder
+PREDICTIONS_IMAGE = "predictions.png"  # ... a regressor's: predicted against actual
 
 
 class TextSteps(BaseModel):

@@ -20,7 +20,7 @@ import pandas as pd
 from gradio.components.base import server
 
 import shared.limits as limits
-from shared.artifact import Feature, ModelSpec, TabularInput
+from shared.artifact import CONFUSION_IMAGE, PREDICTIONS_IMAGE, Feature, ModelSpec, TabularInput
 from shared.csv_rows import MAX_CSV_BYTES, MAX_CSV_ROWS, errors_markdown, predict_csv
 from shared.errors import InputError
 from shared.explain import Explanation, heat_map
@@ -34,8 +34,6 @@ from shared.text import MAX_CHARS
 from shared.traffic import traffic_settings
 
 logger = logging.getLogger(__name__)
-CONFUSION_IMAGE = "confusion.png"  # written into a model folder by the bundle stage (classifiers)
-PREDICTIONS_IMAGE = "predictions.png"  # ... (regressors: predicted against actual)
 SESSION_CAPACITY = limits.SESSION_CAPACITY  # Gradio keeps 10,000 sessions by default: RSS grew ~35 KiB per call
 MAX_UPLOAD = limits.MAX_UPLOAD_BYTES  # Gradio refuses larger uploads before they reach the app (pass to launch / mount)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from shared.artifact import Feature, ImageInput, ModelSpec, TabularInput, TextInput
+from shared.artifact import CONFUSION_IMAGE, PREDICTIONS_IMAGE, Feature, ImageInput, ModelSpec, TabularInput, TextInput
 from shared.errors import InputError
 from shared.network import NETWORK_FILE
-from shared.ui import CONFUSION_IMAGE, PREDICTIONS_IMAGE
 from training.cards import LICENSE_FILE, check_card
 from training.io import load_splits, read_json
 from training.params import SpaceParams

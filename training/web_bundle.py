@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from shared.ui import CONFUSION_IMAGE
+from shared.artifact import CONFUSION_IMAGE
 from training.bundle import evaluated_spec, finish_bundle, model_card, report, staging_folder, write_examples
 from training.io import load_splits
 from training.params import SpaceParams
