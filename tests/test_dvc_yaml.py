@@ -24,6 +24,7 @@ NOT_OUTPUTS = {
 # The module that does the work of each command, by the framework of the demo it works on.
 COMMANDS = {
     "ingest": {"keras": "training.ingest", "sklearn": "training.ingest"},
+    "statistics": {"keras": "training.statistics", "sklearn": "training.statistics"},
     "prepare": {"keras": "training.prepare", "sklearn": "training.prepare"},
     "train": {"keras": "training.train", "sklearn": "training.sklearn_models"},
     "evaluate": {"keras": "training.evaluate", "sklearn": "training.sklearn_models"},

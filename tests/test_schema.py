@@ -1,4 +1,5 @@
-"""Statistics, schema and validation at ingest: a new file is checked against the last accepted schema."""
+"""Schema and validation at ingest (a new file is checked against the last accepted schema), and the statistics
+stage's report of what ingest kept."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from training.demos import demo
 from training.ingest import main as ingest
 from training.params import load_params
 from training.schema import SchemaAnomalies, load_schema, schema_path
+from training.statistics import main as statistics_stage
 
 
 @pytest.fixture
@@ -33,9 +35,10 @@ def data(name: str):
     return load_params().model(name).data
 
 
-def test_kept_schema_takes_the_sample_and_writes_statistics(workdir: Path) -> None:
+def test_kept_schema_takes_the_sample_and_the_statistics_stage_reports_it(workdir: Path) -> None:
     ingest(demo("penguins"), data("penguins"))
-    folder = workdir / "build" / "penguins" / "ingest"
+    statistics_stage(demo("penguins"))
+    folder = workdir / "build" / "penguins" / "statistics"
     assert (folder / "statistics.html").stat().st_size > 100_000  # Evidently's report
     statistics = json.loads((folder / "statistics.json").read_text())
     assert statistics["RowCount()"] == 300

@@ -181,10 +181,19 @@ def ingest(
         bool, typer.Option("--accept-schema", help="take the new data's schema as schemas/<model>/<source>.yaml")
     ] = False,
 ) -> None:
-    """Validate the raw files of a model against its schema and keep them as one array file, with statistics."""
+    """Validate the raw files of a model against its schema and keep them as one array file."""
     from training import ingest as stage
 
     stage.main(demo(model), load_params().model(model).data, accept_schema=accept_schema)
+
+
+@app.command()
+@_known_errors
+def statistics(model: Model) -> None:
+    """Write Evidently's data summary of a model's ingested rows (counts, ranges, missing values, label mix)."""
+    from training import statistics as stage
+
+    stage.main(demo(model))
 
 
 @app.command()

@@ -135,12 +135,13 @@ def main(demo: Demo, section) -> None:
         vocabulary = Vocabulary.load(paths.vocabulary)
         if missing := steps_without_tf_ops(TextSteps.model_validate(text_steps)):
             print(f"export {name}: no TF op for {' and '.join(missing)}: the SavedModel takes token ids, not text")
+    splits = load_splits(paths.splits)
     spec = export_model(
         network,
         demo=demo,
         version=version,
         provenance=provenance,
-        splits=load_splits(paths.splits),
+        splits=splits,
         out=paths.export,
         serving=paths.serving(version),
         notes=notes,
@@ -148,6 +149,7 @@ def main(demo: Demo, section) -> None:
         vocabulary=vocabulary,
     )
     network_summary(network, paths.live).save(paths.export)  # the Space shows it (the layers, the curves)
+    np.save(paths.keras_test_outputs, network.predict(demo.inputs(splits["x_test"]), batch_size=256, verbose=0))
     sizes = ", ".join(f"{f} {(paths.export / f).stat().st_size / 1024:.0f} KiB" for f in spec.files.values())
     takes = getattr(spec.input, "saved_model_input", "")
     print(f"export {name}: SavedModel {paths.serving(version)}" + (f" (takes {takes})" if takes else "") + f", {sizes}")

@@ -27,7 +27,6 @@ from training.schema import (
     raw_columns,
     save_schema,
     schema_path,
-    write_statistics,
 )
 from training.sources import origin
 
@@ -86,8 +85,8 @@ def refuse(model: str, source: str, path, lines: list[str]) -> SchemaAnomalies:
 
 def main(demo: Demo, data: DataParams, *, accept_schema: bool = False) -> None:
     """Run the stage for a demo: check the raw files against the kept schema, validate every row, check the rows'
-    statistics against the schema (or accept the new schema), then write dataset.npz, provenance.json and the
-    statistics report."""
+    table against the schema (or accept the new schema), then write dataset.npz and provenance.json (the statistics
+    report is the next stage's, `training.statistics`)."""
     paths = DemoPaths(demo.name)
     folder = source_folder(paths, data)
     path = schema_path(demo.name, data.source)
@@ -105,10 +104,8 @@ def main(demo: Demo, data: DataParams, *, accept_schema: bool = False) -> None:
         print(f"ingest {demo.name}: schema {why}: {path}; commit it")
     elif lines := anomalies(kept, table, files):
         raise refuse(demo.name, data.source, path, lines)
-    write_statistics(table, paths.dataset.parent)
     write_npz(
         paths.dataset, x=ingested.x, y=ingested.y, labels=np.array(ingested.labels, dtype=str), fold=ingested.fold
     )
     write_json(paths.provenance, provenance.model_dump())
     print(f"ingest {demo.name}: {len(ingested.y)} rows from {provenance.source} ({', '.join(provenance.files)})")
-    print(f"ingest {demo.name}: statistics {paths.dataset.parent / 'statistics.html'}")

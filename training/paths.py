@@ -45,6 +45,11 @@ class DemoPaths:
         return self.build / "ingest" / "provenance.json"
 
     @property
+    def statistics(self) -> Path:
+        """Statistics: Evidently's data summary of the ingested rows (statistics.html, statistics.json)."""
+        return self.build / "statistics"
+
+    @property
     def splits(self) -> Path:
         """Prepare: train/val/test arrays and the label names."""
         return self.build / "prepare" / "splits.npz"
@@ -83,6 +88,12 @@ class DemoPaths:
     def export(self) -> Path:
         """Export: spec.json, model.tflite, model_quant.tflite and the TF Serving tree."""
         return self.build / "export"
+
+    @property
+    def keras_test_outputs(self) -> Path:
+        """Export: the Keras model's outputs on the test split, the reference the parity stage holds the .tflite
+        files to (which thus needs no TensorFlow)."""
+        return self.export / "keras_test_outputs.npy"
 
     def serving(self, version: int) -> Path:
         """Export: SavedModel in TF Serving's `<name>/<version>/` layout."""

@@ -15,8 +15,8 @@ data's shape is then reviewed like a change of code. A new dataset is validated 
 where there were none) is one line, and ingest stops unless it is run with `--accept-schema`, which writes the
 schema of the new data. A source without a schema yet gets one inferred (ingest says so: commit it).
 
-Statistics (counts, ranges, missing values, label mix) come from Evidently's data summary: an HTML report a person
-can open and its values as JSON, in `build/<model>/ingest/`.
+Statistics of the same table (counts, ranges, missing values, label mix) come from Evidently's data summary: an HTML
+report a person can open and its values as JSON, in `build/<model>/statistics/` (the statistics stage).
 """
 
 from __future__ import annotations
