@@ -1,6 +1,6 @@
 """The main job's pipeline run (`spacesuite up`): the stages the Spaces need first (independent ones at the same
-time, `training.parallel_repro`), then the rest of the pipeline (the drift job, the TF.js exports no Space serves,
-TF Serving's config) in the background while the Spaces serve.
+time, `training.parallel_repro`), then the rest of the pipeline (the statistics reports, the drift job, the TF.js
+exports no Space serves, TF Serving's config) in the background while the Spaces serve.
 
 A first run thus serves minutes earlier; `dvc repro` still runs every stage, and its lock keeps the two runs from
 overlapping.
@@ -54,7 +54,7 @@ class RestOfPipeline:
     def _report(self) -> None:
         code = self._process.wait()
         if code == 0:
-            self._say(f"The rest of the pipeline is done (drift job, exports; log: {REST_LOG}).")
+            self._say(f"The rest of the pipeline is done (statistics, drift job, exports; log: {REST_LOG}).")
         elif code > 0:
             self._say(f"The rest of the pipeline failed (exit {code}): see {REST_LOG}; the Spaces keep serving.")
 
