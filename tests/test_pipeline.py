@@ -26,11 +26,13 @@ def test_every_stage_writes_its_outputs(tiny_repo: Path, model: str) -> None:
     plot = "predictions" if model == "housing" else "confusion"
     for path in [
         build / "ingest" / "dataset.npz",
+        build / "statistics" / "statistics.html",
         build / "prepare" / "splits.npz",
         build / "train" / "model.keras",
         serving / "saved_model.pb",
         build / "export" / "model.tflite",
         build / "export" / "model_quant.tflite",
+        build / "export" / "keras_test_outputs.npy",  # parity's reference
         build / "tfjs" / "model.json",
         tiny_repo / "dvclive" / model / "plots" / "metrics" / "train" / "loss.tsv",
         tiny_repo / "dvclive" / model / "plots" / "metrics" / "eval" / "loss.tsv",
