@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ os.environ.setdefault("SPACESUITE_TRAFFIC_DIR", tempfile.mkdtemp(prefix="spacesu
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+REAL_DATASETS = REPO.parent / "shared" / "datasets"  # offline copies of the real datasets, where this machine has them
 DRIFT_TINY = {"reference_rows": 400, "synthetic_rows": 400, "seeds": 2, "min_traffic_rows": 100}
 
 
@@ -119,52 +120,100 @@ def build_tiny_repo(folder: Path) -> Path:
     return folder
 
 
-class TinyRepoBuild(threading.Thread):
-    """`build_tiny_repo` in a background thread: the pipeline's subprocesses run while the tests that do not need
-    it run (its stages are mostly one busy core each; the machine has two)."""
+class BackgroundJob(threading.Thread):
+    """A long job (the tiny pipeline's build, the real-data training) in a background thread, started with the first
+    test: its subprocesses run while the tests that do not need it run (most stages are one busy core each; the
+    machine has two). `niceness` > 0 lowers the priority of the job and of every process it starts, so that it takes
+    only the CPU the other tests leave idle."""
 
-    def __init__(self, folder: Path) -> None:
-        super().__init__(name="tiny-repo-build", daemon=True)
-        self.folder = folder
+    def __init__(self, name: str, job: Callable[[], Any], niceness: int = 0) -> None:
+        super().__init__(name=name, daemon=True)
+        self.job, self.niceness = job, niceness
+        self.value: Any = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        """Build; keep the error for the tests that wait for the repo."""
+        """Run the job; keep its value, or its error for the tests that wait for it."""
         try:
-            build_tiny_repo(self.folder)
+            if self.niceness:  # Linux: a thread's nice value is its own, and the processes it forks inherit it
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+            self.value = self.job()
         except BaseException as error:  # re-raised in the waiting test's thread
             self.error = error
 
-    def result(self) -> Path:
-        """Wait for the build; the built folder, or the build's error."""
+    def result(self) -> Any:
+        """Wait for the job; its value, or its error."""
         self.join()
         if self.error is not None:
             raise self.error
-        return self.folder
+        return self.value
 
 
 def _needs_tiny_repo(item: pytest.Item) -> bool:
     return "tiny_repo" in getattr(item, "fixturenames", ())
 
 
+def _needs_real_data(item: pytest.Item) -> bool:
+    return "real_data_reports" in getattr(item, "fixturenames", ())
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the tiny pipeline run last, so that it can build while the others run (stable order)."""
-    items.sort(key=_needs_tiny_repo)
+    """Tests that need the tiny pipeline run after the others, and those that need the real-data training last, so
+    that both can run in the background meanwhile (stable order)."""
+    items.sort(key=lambda item: (_needs_real_data(item), _needs_tiny_repo(item)))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TinyRepoBuild | None:
+def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BackgroundJob | None:
     """Start building the tiny pipeline's repo with the first test when any selected test needs it."""
     if os.environ.get("SPACESUITE_TEST_REPO") or not any(map(_needs_tiny_repo, request.session.items)):
         return None
-    build = TinyRepoBuild(tmp_path_factory.mktemp("repo"))
+    folder = tmp_path_factory.mktemp("repo")
+    build = BackgroundJob("tiny-repo-build", lambda: build_tiny_repo(folder))
     build.start()
     return build
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _real_data_run(request: pytest.FixtureRequest) -> BackgroundJob | None:
+    """Start training the demos with a real-data check on their real data (`bench/real_data.py`) with the first test
+    when any selected test needs it, at a low priority: the tiny pipeline and the tests before come first."""
+    if not REAL_DATASETS.is_dir() or not any(map(_needs_real_data, request.session.items)):
+        return None  # without the offline copies the tests that need it are skipped
+    sys.path.insert(0, str(REPO / "bench"))
+    from real_data import run_many
+
+    from training.demos import demos
+
+    def train() -> dict[str, dict]:
+        checked = [demo for demo in demos() if demo.real_check is not None]
+        overrides = [f"{demo.section}.{key}" for demo in checked for key in _flat(dict(demo.real_check.params))]
+        return run_many([demo.name for demo in checked], None, overrides, keep=False, evaluate_only=True)  # public
+
+    job = BackgroundJob("real-data-run", train, niceness=10)
+    job.start()
+    return job
+
+
+def _flat(params: dict, prefix: str = "") -> list[str]:
+    """`key.path=value` items of nested params (bench/real_data.py's --set)."""
+    items = []
+    for key, value in params.items():
+        items += _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}={value}"]
+    return items
+
+
 @pytest.fixture(scope="session")
-def tiny_repo(_tiny_repo_build: TinyRepoBuild | None) -> Path:
+def real_data_reports(_real_data_run: BackgroundJob | None) -> dict[str, dict]:
+    """Every demo with a `real_check` fetched from its public source (offline caches), trained and scored on its real
+    data in one copy and one `dvc repro` (started in the background by `_real_data_run`; this waits for it)."""
+    assert _real_data_run is not None, "the real-data run starts with the first test that needs it"
+    return _real_data_run.result()
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(_tiny_repo_build: BackgroundJob | None) -> Path:
     """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real (started in the
     background by `_tiny_repo_build`; this waits for it).
 
