@@ -184,16 +184,21 @@ def _real_data_run(request: pytest.FixtureRequest) -> BackgroundJob | None:
     sys.path.insert(0, str(REPO / "bench"))
     from real_data import run_many
 
-    from training.demos import demos
-
     def train() -> dict[str, dict]:
-        checked = [demo for demo in demos() if demo.real_check is not None]
+        checked = real_checked()
         overrides = [f"{demo.section}.{key}" for demo in checked for key in _flat(dict(demo.real_check.params))]
         return run_many([demo.name for demo in checked], None, overrides, keep=False, evaluate_only=True)  # public
 
     job = BackgroundJob("real-data-run", train, niceness=10)
     job.start()
     return job
+
+
+def real_checked() -> list:
+    """The demos with a check on their real data (`real_check` in their module)."""
+    from training.demos import demos
+
+    return [demo for demo in demos() if demo.real_check is not None]
 
 
 def _flat(params: dict, prefix: str = "") -> list[str]:

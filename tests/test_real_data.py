@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REAL_DATASETS
-from training.demos import demos
+from tests.conftest import REAL_DATASETS, real_checked
 
 LOWER_IS_BETTER = {"rmse", "mae"}
-CHECKED = [demo for demo in demos() if demo.real_check is not None]
+CHECKED = real_checked()
 
 pytestmark = [
     pytest.mark.slow,
