@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -159,20 +160,72 @@ def _needs_real_data(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the tiny pipeline run after the others, and those that need the real-data training last, so
-    that both can run in the background meanwhile (stable order)."""
-    items.sort(key=lambda item: (_needs_real_data(item), _needs_tiny_repo(item)))
+    """Tests that need the tiny pipeline run after the others, those with a job on a copy of it after them, and those
+    that need the real-data training last, so that all of it can run in the background meanwhile (stable order)."""
+    items.sort(
+        key=lambda item: (
+            _needs_real_data(item),
+            _needs_tiny_repo(item),
+            item.get_closest_marker(COPY_JOB_MARK) is not None,
+        )
+    )
+
+
+COPY_JOB_MARK = "on_tiny_repo_copy"
+COPY_JOB_NICENESS = 5  # below the tests (0), above the real-data training (10)
+
+
+class TinyRepoBuild(BackgroundJob):
+    """The tiny pipeline's build, then the selected tests' `on_tiny_repo_copy` jobs: each gets its own copy of the
+    built repo, made before any test can change it, and runs in the background (at `COPY_JOB_NICENESS`) while the
+    other tests that need the repo run; `jobs` holds them by test id."""
+
+    def __init__(
+        self, build: Callable[[], Path], copy_jobs: dict[str, Callable[[Path], Any]], scratch: Callable[[], Path]
+    ) -> None:
+        super().__init__("tiny-repo-build", self._build_and_start)
+        self.build, self.copy_jobs, self.scratch = build, copy_jobs, scratch
+        self.jobs: dict[str, BackgroundJob] = {}
+
+    def _build_and_start(self) -> Path:
+        repo = self.build()
+        for test_id, job in self.copy_jobs.items():
+            copy = self.scratch() / "repo"
+            shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns("repro.log"))
+            started = BackgroundJob(f"copy-job {test_id}", functools.partial(job, copy), niceness=COPY_JOB_NICENESS)
+            started.start()
+            self.jobs[test_id] = started
+        return repo
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> BackgroundJob | None:
-    """Start building the tiny pipeline's repo with the first test when any selected test needs it."""
-    if os.environ.get("SPACESUITE_TEST_REPO") or not any(map(_needs_tiny_repo, request.session.items)):
+def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TinyRepoBuild | None:
+    """Start building the tiny pipeline's repo with the first test when any selected test needs it (or take
+    SPACESUITE_TEST_REPO's), then the selected tests' jobs on copies of it."""
+    needing = [item for item in request.session.items if _needs_tiny_repo(item)]
+    if not needing:
         return None
-    folder = tmp_path_factory.mktemp("repo")
-    build = BackgroundJob("tiny-repo-build", lambda: build_tiny_repo(folder))
+    copy_jobs = {
+        item.nodeid: mark.args[0] for item in needing if (mark := item.get_closest_marker(COPY_JOB_MARK)) is not None
+    }
+    given = os.environ.get("SPACESUITE_TEST_REPO")
+    build = TinyRepoBuild(
+        (lambda: Path(given)) if given else (lambda: build_tiny_repo(tmp_path_factory.mktemp("repo"))),
+        copy_jobs,
+        lambda: tmp_path_factory.mktemp("copy"),
+    )
     build.start()
     return build
+
+
+@pytest.fixture
+def tiny_repo_copy_job(request: pytest.FixtureRequest, tiny_repo: Path, _tiny_repo_build: TinyRepoBuild) -> Any:
+    """What the test's `@pytest.mark.on_tiny_repo_copy.with_args(job)` returned: `job(copy)` ran in the background
+    on the test's own copy of the tiny repo since the repo was built (raising here what it raised). For a test's long
+    work that only needs a copy (a tuning search, a second clone, `spacesuite up`): it then overlaps the other tests,
+    which run first."""
+    assert request.node.get_closest_marker(COPY_JOB_MARK) is not None, f"{request.node.nodeid}: no {COPY_JOB_MARK}"
+    return _tiny_repo_build.jobs[request.node.nodeid].result()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -218,14 +271,12 @@ def real_data_reports(_real_data_run: BackgroundJob | None) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def tiny_repo(_tiny_repo_build: BackgroundJob | None) -> Path:
+def tiny_repo(_tiny_repo_build: TinyRepoBuild | None) -> Path:
     """A copy of the repo with tiny params, sample data written, and `dvc repro` run for real (started in the
     background by `_tiny_repo_build`; this waits for it).
 
     SPACESUITE_TEST_REPO=<folder of an earlier run> reuses one (while developing a test: the pipeline takes minutes).
     """
-    if os.environ.get("SPACESUITE_TEST_REPO"):
-        return Path(os.environ["SPACESUITE_TEST_REPO"])
     assert _tiny_repo_build is not None, "the tiny repo's build starts with the first test that needs it"
     return _tiny_repo_build.result()
 

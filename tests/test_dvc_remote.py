@@ -16,15 +16,16 @@ pytestmark = pytest.mark.slow
 SPACES = sorted(path.parent.name for path in (Path(__file__).parents[1] / "spaces").glob("*/app.py"))
 
 
-def test_a_second_clone_pulls_exactly_what_the_first_evaluated(tiny_repo: Path, tmp_path: Path) -> None:
-    first, second, remote = tmp_path / "first", tmp_path / "second", tmp_path / "remote"
-    shutil.copytree(tiny_repo, first, symlinks=True, ignore=shutil.ignore_patterns("repro.log"))
+def push_then_pull_into_a_second_clone(first: Path) -> None:
+    """Push the tiny run's copy `first` to a local DVC remote, clone it, pull: the clone is up to date and holds the
+    same bundles (every check is here: it runs in the background, `tiny_repo_copy_job` re-raises its failure)."""
+    second, remote = first.parent / "second", first.parent / "remote"
     assert run(["dvc", "remote", "add", "--default", "storage", str(remote)], first).returncode == 0
     git_commit_all(first, "pipeline run on tiny params, with its DVC remote")
     pushed = run(["dvc", "push"], first)
     assert pushed.returncode == 0, pushed.stderr
 
-    cloned = run(["git", "clone", "-q", str(first), str(second)], tmp_path)
+    cloned = run(["git", "clone", "-q", str(first), str(second)], first.parent)
     assert cloned.returncode == 0, cloned.stderr
     assert not (second / "dist").exists()
     for installed in first.glob("spaces/*/node_modules"):  # what bootstrap's `npm ci` installs (the lock file pins it)
@@ -39,3 +40,8 @@ def test_a_second_clone_pulls_exactly_what_the_first_evaluated(tiny_repo: Path, 
     for space in SPACES:
         recorded = local_manifest(first / "dist" / "spaces" / space, "").bundle_sha256
         assert local_manifest(second / "dist" / "spaces" / space, "").bundle_sha256 == recorded, space
+
+
+@pytest.mark.on_tiny_repo_copy.with_args(push_then_pull_into_a_second_clone)
+def test_a_second_clone_pulls_exactly_what_the_first_evaluated(tiny_repo_copy_job: None) -> None:
+    assert tiny_repo_copy_job is None  # the job's own checks passed

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.conftest import REPO, run
+from conftest import REPO, run
 
 METRIC = "metrics/emotion/evaluate.json:val.f1_macro"
 
@@ -35,21 +34,24 @@ def only_model(repo: Path, name: str) -> None:
     (repo / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
 
 
-@pytest.mark.slow
-def test_tune_leaves_ranked_dvc_experiments(tiny_repo: Path, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(tiny_repo, repo, symlinks=True)  # experiments change the workspace: not the shared run's
+def tune_emotion(repo: Path) -> tuple[Path, str, subprocess.CompletedProcess[str]]:
+    """`spacesuite tune emotion` in a copy of the tiny repo cut to emotion's stages, 2 epochs a trial (the search is
+    under test, not the model): the copy, its params.yaml before, and the run."""
     only_model(repo, "emotion")
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["emotion"]["train"]["epochs"] = 2  # the search is under test, not the model: keep each trial short
+    params["emotion"]["train"]["epochs"] = 2
     before = yaml.safe_dump(params, sort_keys=False)
     (repo / "params.yaml").write_text(before)
+    return repo, before, run(["spacesuite", "tune", "emotion"], repo, timeout=600)  # tiny params: 2 trials
 
-    result = run(["spacesuite", "tune", "emotion"], repo, timeout=600)  # tiny params: emotion.tune.trials is 2
+
+@pytest.mark.slow
+@pytest.mark.on_tiny_repo_copy.with_args(tune_emotion)  # experiments change the workspace: a copy, not the shared run's
+def test_tune_leaves_ranked_dvc_experiments(tiny_repo_copy_job: tuple[Path, str, subprocess.CompletedProcess]) -> None:
+    repo, before, result = tiny_repo_copy_job
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "2 trials by val.f1_macro (maximize)" in result.stdout
     best = result.stdout.split("applied the best, ")[1].split(":")[0]
-
     shown = run(["dvc", "exp", "show", "--csv", "--sort-by", METRIC, "--sort-order", "desc"], repo)
     assert shown.returncode == 0, shown.stderr
     rows = [row for row in csv.DictReader(io.StringIO(shown.stdout)) if row["Experiment"].startswith("emotion-")]

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.conftest import BIN, free_port
+from conftest import BIN, free_port
 
 START_S = 240  # the Space stages are up to date in the copy: this is the server's start-up, with room for a busy CI
 
@@ -34,14 +33,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.slow
-def test_up_serves_the_spaces_and_runs_the_rest_of_the_pipeline_behind_them(tiny_repo: Path, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    shutil.copytree(tiny_repo, repo, symlinks=True)
+def up_in(repo: Path) -> None:
+    """`spacesuite up` in a copy of the tiny repo where a stage no Space needs is missing: every check is here (it
+    runs in the background, `tiny_repo_copy_job` re-raises its failure)."""
     shutil.rmtree(repo / "build" / "drift" / "gender")  # a stage no Space needs: the background run must redo it
     (repo / "metrics" / "drift" / "gender.json").unlink()
     port = free_port()
-    stderr = tmp_path / "up.stderr"
+    stderr = repo.parent / "up.stderr"
     with stderr.open("w") as sink:
         up = subprocess.Popen(
             [str(BIN / "spacesuite"), "up", "--port", str(port)],
@@ -63,3 +61,9 @@ def test_up_serves_the_spaces_and_runs_the_rest_of_the_pipeline_behind_them(tiny
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=60)
     assert code in (0, 130, -signal.SIGINT), stderr.read_text()[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.on_tiny_repo_copy.with_args(up_in)
+def test_up_serves_the_spaces_and_runs_the_rest_of_the_pipeline_behind_them(tiny_repo_copy_job: None) -> None:
+    assert tiny_repo_copy_job is None  # the job's own checks passed
