@@ -63,6 +63,22 @@ def model_input(
     )
 
 
+def unroll_recurrent(network) -> None:
+    """Unroll the recurrent layers of `network` in the graphs traced from now on. Training runs their symbolic loop
+    (its graph builds in seconds; an unrolled BiLSTM's took a minute), but LiteRT's builtin ops cannot run it
+    (`TensorListReserve` is a Flex op): the exported graphs repeat the cell once per step, same weights and outputs."""
+    import keras
+
+    def layers_of(layer) -> list:
+        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else []
+        inner += getattr(layer, "layers", [])
+        return [layer] + [each for child in inner for each in layers_of(child)]
+
+    for layer in layers_of(network):
+        if isinstance(layer, keras.layers.RNN):
+            layer.unroll = True
+
+
 def export_model(
     network,
     *,
@@ -84,6 +100,7 @@ def export_model(
     for stale in (serving, out / TOKEN_IDS_MODEL):
         if stale.exists():
             shutil.rmtree(stale)
+    unroll_recurrent(network)
     spec_input = model_input(demo, network, splits, text_steps)
     takes_text = isinstance(spec_input, TextInput) and spec_input.saved_model_input == TEXT_INPUT
     # LiteRT and TF.js cannot run string ops (nor TF.js the lookup tables): they get the network alone, ids in
