@@ -178,23 +178,21 @@ COPY_JOB_NICENESS = 5  # below the tests (0), above the real-data training (10)
 class TinyRepoBuild(BackgroundJob):
     """The tiny pipeline's build, then the selected tests' `on_tiny_repo_copy` jobs: each gets its own copy of the
     built repo, made before any test can change it, and runs in the background (at `COPY_JOB_NICENESS`) while the
-    other tests that need the repo run; `jobs` holds them by test id."""
+    other tests that need the repo run; `jobs` holds them by job (tests may share one: a parametrized test's)."""
 
-    def __init__(
-        self, build: Callable[[], Path], copy_jobs: dict[str, Callable[[Path], Any]], scratch: Callable[[], Path]
-    ) -> None:
+    def __init__(self, build: Callable[[], Path], copy_jobs: list[Callable[[Path], Any]], scratch: Callable[[], Path]):
         super().__init__("tiny-repo-build", self._build_and_start)
         self.build, self.copy_jobs, self.scratch = build, copy_jobs, scratch
-        self.jobs: dict[str, BackgroundJob] = {}
+        self.jobs: dict[Callable[[Path], Any], BackgroundJob] = {}
 
     def _build_and_start(self) -> Path:
         repo = self.build()
-        for test_id, job in self.copy_jobs.items():
+        for job in self.copy_jobs:
             copy = self.scratch() / "repo"
             shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns("repro.log"))
-            started = BackgroundJob(f"copy-job {test_id}", functools.partial(job, copy), niceness=COPY_JOB_NICENESS)
+            started = BackgroundJob(job.__name__, functools.partial(job, copy), niceness=COPY_JOB_NICENESS)
             started.start()
-            self.jobs[test_id] = started
+            self.jobs[job] = started
         return repo
 
 
@@ -205,9 +203,8 @@ def _tiny_repo_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     needing = [item for item in request.session.items if _needs_tiny_repo(item)]
     if not needing:
         return None
-    copy_jobs = {
-        item.nodeid: mark.args[0] for item in needing if (mark := item.get_closest_marker(COPY_JOB_MARK)) is not None
-    }
+    marks = [item.get_closest_marker(COPY_JOB_MARK) for item in needing]
+    copy_jobs = list(dict.fromkeys(mark.args[0] for mark in marks if mark is not None))
     given = os.environ.get("SPACESUITE_TEST_REPO")
     build = TinyRepoBuild(
         (lambda: Path(given)) if given else (lambda: build_tiny_repo(tmp_path_factory.mktemp("repo"))),
@@ -224,8 +221,9 @@ def tiny_repo_copy_job(request: pytest.FixtureRequest, tiny_repo: Path, _tiny_re
     on the test's own copy of the tiny repo since the repo was built (raising here what it raised). For a test's long
     work that only needs a copy (a tuning search, a second clone, `spacesuite up`): it then overlaps the other tests,
     which run first."""
-    assert request.node.get_closest_marker(COPY_JOB_MARK) is not None, f"{request.node.nodeid}: no {COPY_JOB_MARK}"
-    return _tiny_repo_build.jobs[request.node.nodeid].result()
+    mark = request.node.get_closest_marker(COPY_JOB_MARK)
+    assert mark is not None, f"{request.node.nodeid}: no {COPY_JOB_MARK} mark"
+    return _tiny_repo_build.jobs[mark.args[0]].result()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 from gradio_client import Client, handle_file
 
 from shared.artifact import ModelSpec
@@ -35,16 +36,15 @@ def _install(python: Path, requirements: list[str]) -> None:
     assert install.returncode == 0, install.stderr[-3000:]
 
 
-@pytest.fixture(scope="module")
-def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> Callable[[str], Path]:
-    """Python of a fresh venv holding only a Space's requirements (one venv per distinct requirements.txt).
+def venvs_for(spaces_dir: Path, scratch: Path) -> Callable[[str], Path]:
+    """Python of a fresh venv holding only a Space's requirements (one venv per distinct requirements.txt), by Space.
 
     The requirements every Space shares (Gradio, LiteRT, ...) are installed once into a base venv; each Space's venv
     is a copy of it plus the Space's own extra lines, so it still holds exactly its requirements.txt.
     """
     wanted = {path.parent.name: path.read_text().split() for path in spaces_dir.glob("*/requirements.txt")}
     common = sorted(set.intersection(*(set(lines) for lines in wanted.values())))
-    base = tmp_path_factory.mktemp("venv-base")
+    base = scratch / "venv-base"
     venv.create(base, with_pip=False, symlinks=True)
     _install(base / "bin" / "python", common)
     made: dict[str, Path] = {}
@@ -52,7 +52,7 @@ def space_python(tmp_path_factory: pytest.TempPathFactory, spaces_dir: Path) -> 
     def python_for(name: str) -> Path:
         key = " ".join(wanted[name])
         if key not in made:
-            env_dir = tmp_path_factory.mktemp("venv") / "env"
+            env_dir = scratch / f"venv-{len(made)}"
             shutil.copytree(base, env_dir, symlinks=True)  # a venv finds its packages from its own location
             python = env_dir / "bin" / "python"
             if extra := [line for line in wanted[name] if line not in common]:
@@ -109,17 +109,16 @@ CHECKS: dict[str, Callable[[Client, Path], None]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(CHECKS))
-def test_bundle_answers_from_a_fresh_venv(
-    space_python: Callable[[str], Path], spaces_dir: Path, tmp_path: Path, port: int, name: str
-) -> None:
+def answer_from_fresh_venv(python: Path, bundle: Path, scratch: Path, name: str) -> None:
+    """Start a copy of the bundled Space `name` with `python app.py` on a free port and run its check."""
     # run a copy outside the repo, so nothing can be imported from the checkout
-    space = tmp_path / "space"
-    subprocess.run(["cp", "-r", str(spaces_dir / name), str(space)], check=True)
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "GRADIO_SERVER_PORT": str(port),
+    space = scratch / name
+    subprocess.run(["cp", "-r", str(bundle), str(space)], check=True)
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(scratch), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
     server = subprocess.Popen(
-        [str(space_python(name)), "app.py"], cwd=space, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [str(python), "app.py"], cwd=space, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -136,3 +135,24 @@ def test_bundle_answers_from_a_fresh_venv(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def every_bundle_from_a_fresh_venv(repo: Path) -> dict[str, BaseException | None]:
+    """Each bundled Space of the tiny repo's copy in its own fresh venv: what its check raised, by Space (in the
+    background: venvs are installs and Spaces are processes)."""
+    python_for = venvs_for(repo / "dist" / "spaces", repo.parent)
+    failures: dict[str, BaseException | None] = {}
+    for name in CHECKS:
+        try:
+            answer_from_fresh_venv(python_for(name), repo / "dist" / "spaces" / name, repo.parent, name)
+            failures[name] = None
+        except Exception as failure:
+            failures[name] = failure
+    return failures
+
+
+@pytest.mark.on_tiny_repo_copy.with_args(every_bundle_from_a_fresh_venv)
+@pytest.mark.parametrize("name", list(CHECKS))
+def test_bundle_answers_from_a_fresh_venv(tiny_repo_copy_job: dict[str, BaseException | None], name: str) -> None:
+    if (failure := tiny_repo_copy_job[name]) is not None:
+        raise failure
