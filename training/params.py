@@ -90,8 +90,9 @@ class TrainParams(Strict):
     augment_rotation: float = Field(0.0, ge=0, lt=0.5)
     augment_zoom: float = Field(0.0, ge=0, lt=0.5)
     augment_flip: bool = False
-    class_weight: Literal["none", "balanced"] = Field(
-        "none", description="balanced: weight each class by n / (classes × its count), for macro scores"
+    class_weight: Literal["none", "sqrt", "balanced"] = Field(
+        "none",
+        description="balanced: weight each class by n / (classes × its count), for macro scores; sqrt: its square root",
     )
 
 
