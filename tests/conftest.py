@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +136,8 @@ class BackgroundJob(threading.Thread):
     def run(self) -> None:
         """Run the job; keep its value, or its error for the tests that wait for it."""
         try:
-            if self.niceness:  # Linux: a thread's nice value is its own, and the processes it forks inherit it
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+            if self.niceness:
+                _lower_priority(self.niceness)
             self.value = self.job()
         except BaseException as error:  # re-raised in the waiting test's thread
             self.error = error
@@ -177,23 +177,29 @@ COPY_JOB_NICENESS = 5  # below the tests (0), above the real-data training (10)
 
 class TinyRepoBuild(BackgroundJob):
     """The tiny pipeline's build, then the selected tests' `on_tiny_repo_copy` jobs: each gets its own copy of the
-    built repo, made before any test can change it, and runs in the background (at `COPY_JOB_NICENESS`) while the
-    other tests that need the repo run; `jobs` holds them by job (tests may share one: a parametrized test's)."""
+    built repo, made before any test can change it, and they run one after another in one background thread (at
+    `COPY_JOB_NICENESS`), in the order of their tests, while the other tests that need the repo run on the other core
+    (all at once, they starved those tests). `jobs` holds their futures by job (tests may share one)."""
 
     def __init__(self, build: Callable[[], Path], copy_jobs: list[Callable[[Path], Any]], scratch: Callable[[], Path]):
         super().__init__("tiny-repo-build", self._build_and_start)
         self.build, self.copy_jobs, self.scratch = build, copy_jobs, scratch
-        self.jobs: dict[Callable[[Path], Any], BackgroundJob] = {}
+        self.runner = ThreadPoolExecutor(1, "copy-jobs", initializer=_lower_priority, initargs=(COPY_JOB_NICENESS,))
+        self.jobs: dict[Callable[[Path], Any], Future] = {}
 
     def _build_and_start(self) -> Path:
         repo = self.build()
         for job in self.copy_jobs:
             copy = self.scratch() / "repo"
             shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns("repro.log"))
-            started = BackgroundJob(job.__name__, functools.partial(job, copy), niceness=COPY_JOB_NICENESS)
-            started.start()
-            self.jobs[job] = started
+            self.jobs[job] = self.runner.submit(job, copy)
+        self.runner.shutdown(wait=False)  # no more jobs; the thread ends after the last
         return repo
+
+
+def _lower_priority(niceness: int) -> None:
+    """Lower this thread's priority, and that of every process it starts (Linux: a thread's nice value is its own)."""
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -223,7 +229,7 @@ def tiny_repo_copy_job(request: pytest.FixtureRequest, tiny_repo: Path, _tiny_re
     which run first."""
     mark = request.node.get_closest_marker(COPY_JOB_MARK)
     assert mark is not None, f"{request.node.nodeid}: no {COPY_JOB_MARK} mark"
-    return _tiny_repo_build.jobs[mark.args[0]].result()
+    return _tiny_repo_build.jobs[mark.args[0]].result()  # re-raises the job's failure
 
 
 @pytest.fixture(scope="session", autouse=True)
