@@ -31,6 +31,8 @@ os.environ.setdefault("SPACESUITE_TRAFFIC_DIR", tempfile.mkdtemp(prefix="spacesu
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REAL_DATASETS = REPO.parent / "shared" / "datasets"  # offline copies of the real datasets, where this machine has them
+COPY_JOB_MARK = "on_tiny_repo_copy"
+COPY_JOB_NICENESS = 5  # below the tests (0), above the real-data training (10)
 DRIFT_TINY = {"reference_rows": 400, "synthetic_rows": 400, "seeds": 2, "min_traffic_rows": 100}
 
 
@@ -169,10 +171,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.get_closest_marker(COPY_JOB_MARK) is not None,
         )
     )
-
-
-COPY_JOB_MARK = "on_tiny_repo_copy"
-COPY_JOB_NICENESS = 5  # below the tests (0), above the real-data training (10)
 
 
 class TinyRepoBuild(BackgroundJob):

@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 
 import yaml
-
-from tests.conftest import run
+from conftest import run
 
 STAGE = (  # a stage that writes when it started and ended
     "python -c \"import time; s=time.time(); time.sleep({sleep}); open('{out}','w').write(f'{{s}} {{time.time()}}')\""

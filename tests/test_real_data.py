@@ -7,8 +7,7 @@ priority (`real_data_reports` in conftest.py); these tests run last."""
 from __future__ import annotations
 
 import pytest
-
-from tests.conftest import REAL_DATASETS, real_checked
+from conftest import REAL_DATASETS, real_checked
 
 LOWER_IS_BETTER = {"rmse", "mae"}
 CHECKED = real_checked()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, run
 
-from tests.conftest import REPO, run
 from training.demos import demo
 from training.ingest import main as ingest
 from training.params import load_params

@@ -382,22 +382,21 @@ def build_bilstm(
     dropout: float,
     pooling: str = "last",
     num_classes: int = 6,
-    unroll: bool = False,
 ):
     """token ids → Embedding → Bidirectional(LSTM) → (last states, or max over time) → Dropout → softmax.
 
     Input: int32 ids of shape (sequence_length,) named `token_ids` (`shared.text.preprocess`; 0 is padding,
     1 unknown; padding is masked). The LSTM runs a symbolic loop while it trains: its graph builds in seconds,
-    where the unrolled one took a minute. Export unrolls it (`training.export.unroll_recurrent`, or `unroll` here),
-    which is what lets TFLite convert it with builtin ops only (the loop needs `TensorListReserve`, a Flex op LiteRT
-    cannot run); the mask converts too.
+    where the unrolled one took a minute. Export unrolls it (`training.export.unroll_recurrent`), which is what lets
+    TFLite convert it with builtin ops only (the loop needs `TensorListReserve`, a Flex op LiteRT cannot run); the
+    mask converts too.
     """
     import keras
 
     token_ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
     # mask_zero: the LSTMs skip the padding after a text (unmasked, 40 pad steps wash out the forward state)
     embedded = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(token_ids)
-    recurrent = keras.layers.LSTM(lstm_units, unroll=unroll, return_sequences=pooling == "max")
+    recurrent = keras.layers.LSTM(lstm_units, return_sequences=pooling == "max")
     encoded = keras.layers.Bidirectional(recurrent, name="bilstm")(embedded)
     if pooling == "max":  # the strongest signal anywhere in the text (an emotion word), not only the last state
         encoded = keras.layers.GlobalMaxPooling1D(name="max_over_time")(encoded)
