@@ -86,6 +86,11 @@ class TrainParams(Strict):
     learning_rate: float = Field(1e-3, gt=0)
     early_stopping_patience: int = Field(0, ge=0, description="0: off; else epochs without val improvement")
     reduce_lr_patience: int = Field(0, ge=0, description="0: off; else halve the rate after this many flat epochs")
+    average_weights: bool = Field(
+        False,
+        description="true: after each epoch the model is the mean of the weights its epochs so far ended with; val "
+        "scores, early stopping and the curves follow that mean (training/weight_average.py)",
+    )
     augment_shift: float = Field(0.0, ge=0, lt=0.5)
     augment_rotation: float = Field(0.0, ge=0, lt=0.5)
     augment_zoom: float = Field(0.0, ge=0, lt=0.5)

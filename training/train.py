@@ -69,11 +69,17 @@ class TrainingRun:
         self.network.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
 
     def callbacks(self, extra: list) -> list:
-        """Early stopping and learning-rate halving (when their patience is set), dvclive, and `extra`."""
+        """Weight averaging, early stopping and learning-rate halving (when params turn them on), dvclive, and
+        `extra`; the averaging comes first, so every later callback reads the average's val scores."""
         import keras
 
         train: TrainParams = self.section.train
-        callbacks: list[Any] = list(extra)
+        callbacks: list[Any] = []
+        if train.average_weights:
+            from training.weight_average import EpochWeightAverage
+
+            callbacks.append(EpochWeightAverage(self.validation))
+        callbacks += extra
         if train.early_stopping_patience:
             callbacks.append(
                 keras.callbacks.EarlyStopping(patience=train.early_stopping_patience, restore_best_weights=True)
