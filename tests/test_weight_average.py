@@ -3,10 +3,14 @@ early stopping and the next epoch's start follow from that (a real Keras fit of 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import keras
 import numpy as np
 import pytest
 
+from training.params import TrainParams
+from training.train import TrainingRun
 from training.weight_average import EpochWeightAverage
 
 
@@ -76,9 +80,10 @@ def test_early_stopping_restores_the_best_average() -> None:
     model, (x, y), validation = small_problem(seed=1)
     record = Record()
     stop = keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
-    model.fit(x, y, validation_data=validation, epochs=12, batch_size=32, verbose=0,
+    model.fit(x, y, validation_data=validation, epochs=40, batch_size=32, verbose=0,
               callbacks=[EpochWeightAverage(validation), record, stop])  # fmt: skip
 
+    assert stop.stopped_epoch > 0 and stop.best_epoch < len(record.val_losses) - 1  # a later average was put back
     best = min(record.val_losses)
     assert model.evaluate(*validation, verbose=0, return_dict=True)["loss"] == pytest.approx(best, rel=1e-5)
 
@@ -93,3 +98,35 @@ def test_a_second_fit_starts_a_fresh_average() -> None:
     mean = [np.mean([epoch[i] for epoch in ends.weights], axis=0) for i in range(len(ends.weights[0]))]
     for held, expected in zip(model.get_weights(), mean, strict=True):
         np.testing.assert_allclose(held, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_train_stage_puts_the_averaging_before_every_callback_that_reads_val_scores() -> None:
+    train = TrainParams(average_weights=True, early_stopping_patience=3, reduce_lr_patience=1)
+    validation = (np.zeros((2, 8), "float32"), np.zeros(2, "int64"))
+    run = TrainingRun(None, SimpleNamespace(train=train), None, None, validation[0], validation, None)  # type: ignore[arg-type]
+    extra = Record()
+
+    callbacks = run.callbacks([extra])
+
+    assert isinstance(callbacks[0], EpochWeightAverage) and callbacks[0].validation is validation
+    expected = [Record, keras.callbacks.EarlyStopping, keras.callbacks.ReduceLROnPlateau]
+    assert [type(each) for each in callbacks[1:]] == expected
+    plain = TrainingRun(None, SimpleNamespace(train=TrainParams()), None, None, validation[0], validation, None)  # type: ignore[arg-type]
+    assert not any(isinstance(each, EpochWeightAverage) for each in plain.callbacks([]))
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_trainable_batch_norm_is_refused_and_a_frozen_one_is_not(frozen: bool) -> None:
+    _, (x, y), validation = small_problem(seed=3)
+    norm = keras.layers.BatchNormalization(name="norm")
+    norm.trainable = not frozen
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16), norm, keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    fit = lambda: model.fit(x, y, validation_data=validation, epochs=1, verbose=0,  # noqa: E731
+                            callbacks=[EpochWeightAverage(validation)])  # fmt: skip
+    if frozen:
+        fit()
+    else:
+        with pytest.raises(ValueError, match=r"norm \(1 trainable BatchNormalization"):
+            fit()
