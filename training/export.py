@@ -14,7 +14,7 @@ from shared.artifact import DataProvenance, ImageInput, ModelSpec, TabularInput,
 from shared.text import Vocabulary
 from training.demos import Demo
 from training.io import load_splits, read_json, write_json
-from training.network import network_summary
+from training.network import all_layers, network_summary
 from training.paths import VOCABULARY_FILE, DemoPaths
 from training.spec import CLASS_INDICES, feature_ranges
 from training.text_graph import TEXT_INPUT, export_text_saved_model, steps_without_tf_ops
@@ -69,12 +69,7 @@ def unroll_recurrent(network) -> None:
     (`TensorListReserve` is a Flex op): the exported graphs repeat the cell once per step, same weights and outputs."""
     import keras
 
-    def layers_of(layer) -> list:
-        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else []
-        inner += getattr(layer, "layers", [])
-        return [layer] + [each for child in inner for each in layers_of(child)]
-
-    for layer in layers_of(network):
+    for layer in all_layers(network):
         if isinstance(layer, keras.layers.RNN):
             layer.unroll = True
 

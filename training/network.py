@@ -19,6 +19,16 @@ def _output_shape(layer) -> str:
     return "(" + ", ".join("None" if size is None else str(size) for size in shape) + ")"
 
 
+def all_layers(layer) -> list:
+    """`layer` and every layer inside it, depth first: a nested model's layers and a `Bidirectional`'s two
+    directions included (Keras's `model.layers` lists only the top level)."""
+    import keras
+
+    inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else []
+    inner += getattr(layer, "layers", [])
+    return [layer] + [each for child in inner for each in all_layers(child)]
+
+
 def layer_table(network) -> list[Layer]:
     """Every top-level layer of a Keras model: name, class, output shape and parameter count."""
     return [

@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from training.network import all_layers
+
 
 class EpochWeightAverage(keras.callbacks.Callback):
     """After each epoch the model holds the mean of the weights every epoch of this `fit` ended with, and the logs'
@@ -33,7 +35,7 @@ class EpochWeightAverage(keras.callbacks.Callback):
             ValueError: the network has trainable batch normalization, whose moving statistics would be averaged
                 rather than recomputed for the averaged weights.
         """
-        if norms := [layer.name for layer in _all_layers(self.model) if _is_trained_batch_norm(layer)]:
+        if norms := [layer.name for layer in all_layers(self.model) if _is_trained_batch_norm(layer)]:
             raise ValueError(
                 f"train.average_weights: {', '.join(norms[:3])}{' …' if len(norms) > 3 else ''} "
                 f"({len(norms)} trainable BatchNormalization layers) would average their moving statistics "
@@ -63,13 +65,6 @@ class EpochWeightAverage(keras.callbacks.Callback):
             x_val, y_val = self.validation
             scores = self.model.evaluate(x_val, y_val, verbose=0, return_dict=True)
             logs.update({f"val_{name}": float(value) for name, value in scores.items()})
-
-
-def _all_layers(layer: keras.layers.Layer):
-    """`layer` and every layer nested in it (a base model inside a model included)."""
-    yield layer
-    for inner in getattr(layer, "layers", []):
-        yield from _all_layers(inner)
 
 
 def _is_trained_batch_norm(layer: keras.layers.Layer) -> bool:
