@@ -56,10 +56,7 @@ class EpochWeightAverage(keras.callbacks.Callback):
             self.average = [np.array(weight, copy=True) for weight in self.trained]
         else:
             for mean, weight in zip(self.average, self.trained, strict=True):
-                if np.issubdtype(mean.dtype, np.floating):
-                    mean += (weight - mean) / self.epochs_averaged
-                else:  # a counter or a seed is not averaged: the latest one holds
-                    mean[...] = weight
+                mean += (weight - mean) / self.epochs_averaged
         self.model.set_weights(self.average)
         if logs is not None:
             x_val, y_val = self.validation
