@@ -57,6 +57,16 @@ def small_problem(seed: int = 0) -> tuple[keras.Model, tuple[np.ndarray, np.ndar
     return model, (x[:256], y[:256]), (x[256:], y[256:])
 
 
+def mean_of(epochs: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several epochs' weight lists."""
+    return [np.mean(weights, axis=0) for weights in zip(*epochs, strict=True)]
+
+
+def assert_weights_close(held: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    for a, b in zip(held, expected, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_each_epoch_ends_on_the_mean_and_the_next_trains_on_from_its_own_weights() -> None:
     model, (x, y), validation = small_problem()
     ends, record = Ends(), Record()
@@ -64,9 +74,8 @@ def test_each_epoch_ends_on_the_mean_and_the_next_trains_on_from_its_own_weights
               callbacks=[ends, EpochWeightAverage(validation), record])  # fmt: skip
 
     assert len(ends.weights) == 4
-    mean = [np.mean([epoch[i] for epoch in ends.weights], axis=0) for i in range(len(ends.weights[0]))]
-    for held, expected in zip(model.get_weights(), mean, strict=True):
-        np.testing.assert_allclose(held, expected, rtol=1e-5, atol=1e-6)
+    mean = mean_of(ends.weights)
+    assert_weights_close(model.get_weights(), mean)
     # epoch k+1 starts from where epoch k's training got, not from the average
     for start, end in zip(record.starts[1:], ends.weights[:-1], strict=True):
         for a, b in zip(start, end, strict=True):
@@ -95,9 +104,7 @@ def test_a_second_fit_starts_a_fresh_average() -> None:
     model.fit(x, y, validation_data=validation, epochs=2, batch_size=32, verbose=0, callbacks=[ends, averaging])
 
     assert averaging.epochs_averaged == 2
-    mean = [np.mean([epoch[i] for epoch in ends.weights], axis=0) for i in range(len(ends.weights[0]))]
-    for held, expected in zip(model.get_weights(), mean, strict=True):
-        np.testing.assert_allclose(held, expected, rtol=1e-5, atol=1e-6)
+    assert_weights_close(model.get_weights(), mean_of(ends.weights))
 
 
 def test_the_train_stage_puts_the_averaging_before_every_callback_that_reads_val_scores() -> None:
