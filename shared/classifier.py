@@ -60,9 +60,10 @@ class ImageClassifier:
         assert isinstance(spec_input, ImageInput)  # checked in __init__
         size, channels, framing = spec_input.size, spec_input.channels, spec_input.framing
         inputs, notes = preprocess_image(instance, size, channels=channels, framing=framing)
-        if float(inputs.std()) < 1e-3:
+        described = image_descriptors(inputs[0])  # the flat-color check reads them, and `finish` logs them
+        if described["contrast"] < 1e-3:
             raise InputError("The image is a single flat color: there is nothing to recognise.")
-        return Prepared(inputs, notes)
+        return Prepared(inputs, notes, context=described)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch of model inputs."""
@@ -73,7 +74,7 @@ class ImageClassifier:
         pixels = prepared.inputs[0]
         return Prediction(
             confidences=self.predictor.confidences(output),
-            inputs=image_descriptors(pixels),
+            inputs=prepared.context if prepared.context is not None else image_descriptors(pixels),
             pixels=pixels,
             output=output,
             notes=list(prepared.notes),
