@@ -49,13 +49,13 @@ class ImageClassifier:
 
     def prepare(self, instance: ImageSource | ModelInput) -> Prepared:
         """An image file (path, bytes, PIL image, array) decoded and preprocessed, or pixels already shaped like the
-        model input, as a batch of one.
+        model input, as a batch of one; its descriptors (brightness, contrast) ride along for `finish` to log.
 
         Raises:
             InputError: the image cannot be read, or is blank/too small/too large.
         """
         if isinstance(instance, ModelInput):
-            return Prepared(instance.pixels[np.newaxis])
+            return Prepared(instance.pixels[np.newaxis], context=image_descriptors(instance.pixels))
         spec_input = self.spec.input
         assert isinstance(spec_input, ImageInput)  # checked in __init__
         size, channels, framing = spec_input.size, spec_input.channels, spec_input.framing
@@ -74,7 +74,7 @@ class ImageClassifier:
         pixels = prepared.inputs[0]
         return Prediction(
             confidences=self.predictor.confidences(output),
-            inputs=prepared.context if prepared.context is not None else image_descriptors(pixels),
+            inputs=prepared.context,
             pixels=pixels,
             output=output,
             notes=list(prepared.notes),
