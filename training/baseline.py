@@ -135,6 +135,19 @@ def shown_worse(value: float, base: float, rows: int, tolerance: float) -> bool:
     return wilson_upper(value, rows) < base - tolerance
 
 
+def _worse_by(key: str, value: float, base: float, rows: int, tolerance: float) -> str | None:
+    """How a candidate's score falls short of the baseline's (`> baseline ...` or `< baseline ...`), or None: RMSE and
+    MAE by a relative tolerance, an accuracy, F1 or recall when `shown_worse`, any other score by the tolerance."""
+    if key in LOWER_IS_BETTER:
+        return f"> baseline {base:.4f} +{tolerance:.0%}" if value > base * (1 + tolerance) else None
+    if key in PROPORTIONS:
+        if not shown_worse(value, base, rows, tolerance):
+            return None
+        upper = wilson_upper(value, rows)
+        return f"< baseline {base:.4f} - {tolerance} (at most {upper:.4f} on {rows} rows, 95 % sure)"
+    return f"< baseline {base:.4f} - {tolerance}" if value < base - tolerance else None
+
+
 def compare(
     candidate: dict[str, dict[str, float]],
     baseline: dict[str, dict[str, float]],
@@ -153,19 +166,10 @@ def compare(
             continue
         if name != ALL and min(scores.get("rows", 0), base.get("rows", 0)) < min_rows:
             continue
+        rows = int(scores.get("rows", 0))
         for key, value in scores.items():
             if key == "rows" or key not in base:
                 continue
-            if key in LOWER_IS_BETTER:
-                if value > base[key] * (1 + tolerance):
-                    failures.append(f"slice {name}: test {key} {value:.4f} > baseline {base[key]:.4f} +{tolerance:.0%}")
-                continue
-            rows = int(scores.get("rows", 0))
-            if key in PROPORTIONS and shown_worse(value, base[key], rows, tolerance):
-                failures.append(
-                    f"slice {name}: test {key} {value:.4f} < baseline {base[key]:.4f} - {tolerance} (at most "
-                    f"{wilson_upper(value, rows):.4f} on {rows} rows, 95 % sure)"
-                )
-            elif key not in PROPORTIONS and value < base[key] - tolerance:
-                failures.append(f"slice {name}: test {key} {value:.4f} < baseline {base[key]:.4f} - {tolerance}")
+            if why := _worse_by(key, value, base[key], rows, tolerance):
+                failures.append(f"slice {name}: test {key} {value:.4f} {why}")
     return failures
